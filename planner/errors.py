@@ -1,0 +1,18 @@
+"""Errors that end a run with a one-line message and a chosen exit status."""
+from __future__ import annotations
+
+
+class HexrouteError(Exception):
+    """Base class: ``exit_status`` is what the command line returns."""
+
+    exit_status = 1
+
+
+class InputError(HexrouteError):
+    """Unreadable input, a missing required column, or bad usage (exit status 2)."""
+
+    exit_status = 2
+
+
+class SettingsError(InputError):
+    """A settings file or value that cannot be used (exit status 2)."""
