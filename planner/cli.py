@@ -15,36 +15,60 @@ from planner.errors import HexrouteError
 log = logging.getLogger("hexroute")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; keep its one-line message."""
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each option's default unless its help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, argparse.SUPPRESS) or action.option_strings == []:
+            return text
+        return super()._get_help_string(action)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="print only errors (default: off)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                   help="logging level (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="logging level (default: WARNING on a terminal, where progress bars show; INFO otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand (defaults shown in each help)."""
-    parser = _Parser(prog="hexroute", description=__doc__.splitlines()[0],
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(prog="hexroute", description=__doc__.splitlines()[0],
+                     formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"hexroute {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("synth", help="write a synthetic parcel load and its hubs as Arrow files",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     s.add_argument("out", help="output directory (parcels.arrow, hubs.arrow)")
     s.add_argument("--parcels", type=int, default=200_000, help="number of parcels")
     s.add_argument("--hubs", type=int, default=200, help="number of hubs")
     s.add_argument("--seed", type=int, default=0, help="random seed")
     s.add_argument("--region", default="national", help="nyc, la, chicago or national")
     _add_common(s)
+
+    p = sub.add_parser("plan", help="plan parcels onto hub routes and write the contract outputs",
+                       formatter_class=_Help)
+    p.add_argument("--parcels", required=True, help="parcels file (.arrow, .feather or .parquet)")
+    p.add_argument("--hubs", required=True, help="hubs file (.arrow, .feather or .parquet)")
+    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("--config", default=None, help="settings TOML file (keys in README.md)")
+    p.add_argument("--backend", default=None, choices=["auto", "cpu", "cuda"],
+                   help="where kernels run (default: the settings' backend, auto)")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="seconds for the improve stage (default: scales with the number of stops)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the settings' seed, 0)")
+    _add_common(p)
     return parser
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.ERROR if getattr(args, "quiet", False) else getattr(logging, args.log_level)
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    elif args.log_level:
+        level = getattr(logging, args.log_level)
+    else:
+        level = logging.WARNING if sys.stderr.isatty() else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
 
 
@@ -58,7 +82,61 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"synth": _run_synth}
+def _settings(args: argparse.Namespace):
+    """Settings from --config, then the command-line overrides."""
+    import dataclasses
+
+    from planner.settings import Settings
+
+    settings = Settings.from_toml(args.config) if args.config else Settings()
+    changes = {}
+    if args.backend is not None:
+        changes["backend"] = args.backend
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.time_budget is not None:
+        changes["improve"] = dataclasses.replace(settings.improve, time_budget_s=args.time_budget)
+    return settings.replace(**changes) if changes else settings
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from kernels.backend import BackendUnavailable
+    from planner.pipeline import plan_files
+
+    settings = _settings(args)
+    try:
+        result = plan_files(args.parcels, args.hubs, args.out, settings,
+                            progress=not args.quiet and sys.stderr.isatty())
+    except BackendUnavailable as exc:
+        print(f"hexroute: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(format_summary(result.summary, args.out))
+    return 0
+
+
+def format_summary(summary: dict, out_dir: str) -> str:
+    """A short Markdown table of a plan's summary, for the terminal."""
+    t = summary["totals"]
+    lines = [
+        "| parcels | planned | deferred | unassigned | rejected | stops | routes | km | cost USD | CO2 kg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {t['parcels']:,} | {t['parcels_planned']:,} | {t['parcels_deferred']:,} | {t['parcels_unassigned']:,} "
+        f"| {t['parcels_rejected']:,} | {t['stops']:,} | {t['routes']:,} | {t['distance_km']:,.0f} "
+        f"| {t['cost_usd']:,.0f} | {t['co2_kg']:,.0f} |",
+        "",
+        "| tier | planned | deferred | unassigned |",
+        "|---|---:|---:|---:|",
+    ]
+    for tier, counts in summary["tiers"].items():
+        lines.append(f"| {tier} | {counts['planned']:,} | {counts['deferred']:,} | {counts['unassigned']:,} |")
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
+    lines += ["", f"backend {summary['backend']} ({summary['device']}); stages: {times}",
+              f"outputs in {out_dir}"]
+    return "\n".join(lines)
+
+
+COMMANDS = {"synth": _run_synth, "plan": _run_plan}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,83 @@
+"""Backend-dispatching entry points of the kernels, in the style of h3-py.
+
+Each function takes the kernel's arguments plus ``backend="cpu"|"cuda"`` and
+forwards to ``kernels.cpu.<family>`` or ``kernels.cuda.<family>``. The CUDA
+modules are imported only when asked for, and asking for ``cuda`` on a
+machine without a device (or CuPy) raises
+:class:`kernels.backend.BackendUnavailable` instead of falling back.
+The CPU returns NumPy arrays; CUDA returns device arrays (CuPy, or Numba's
+under the simulator): use :func:`kernels.cuda._launch.to_host` to copy them back.
+"""
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+from kernels._scalar import GREAT_CIRCLE
+from kernels.backend import resolve
+
+__all__ = ["hilbert_keys", "improve_inter", "improve_intra", "nearest_hubs", "pair_distances", "route_lengths",
+           "split_tours"]
+
+
+@lru_cache(maxsize=None)
+def _module(family: str, backend: str) -> ModuleType:
+    """The kernel module for ``family`` on ``backend``, checking once that CUDA is usable."""
+    if backend not in ("cpu", "cuda"):
+        raise ValueError(f"backend must be 'cpu' or 'cuda', not {backend!r}")
+    if backend == "cuda":
+        resolve("cuda")  # raises BackendUnavailable naming what is missing
+    return importlib.import_module(f"kernels.{backend}.{family}")
+
+
+def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
+                   *, backend: str = "cpu") -> Any:
+    """Elementwise distance between point ``i`` of (a1, b1) and point ``i`` of (a2, b2): float64[n]."""
+    return _module("distance", backend).pair_distances(a1, b1, a2, b2, metric, scale)
+
+
+def route_lengths(route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any,
+                  metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
+    """Length of each route (depot -> nodes -> depot) from CSR route arrays: float64[R]."""
+    return _module("distance", backend).route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale)
+
+
+def nearest_hubs(qa: Any, qb: Any, ha: Any, hb: Any, k: int, metric: int = GREAT_CIRCLE, scale: float = 1.0,
+                 *, backend: str = "cpu") -> tuple[Any, Any]:
+    """Exact k nearest hubs per query point, ``(idx int32[n, k], dist float64[n, k])``, -1 / inf padded."""
+    return _module("nearest", backend).nearest_hubs(qa, qb, ha, hb, k, metric, scale)
+
+
+def hilbert_keys(a: Any, b: Any, lo_a: float, hi_a: float, lo_b: float, hi_b: float,
+                 *, backend: str = "cpu") -> Any:
+    """Hilbert keys (int64[n]) of points quantised onto ``2**31`` cells per axis within the bounds."""
+    return _module("hilbert", backend).hilbert_keys(a, b, lo_a, hi_a, lo_b, hi_b)
+
+
+def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
+                service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, max_routes: Any,
+                metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any]:
+    """Optimal cut of each giant tour into feasible routes (Split): ``(route_start int8[m], tour_cost float64[T])``."""
+    return _module("split", backend).split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
+                                                 service_s, speed_kmh, cap_kg, cap_n, max_duration_s, max_routes,
+                                                 metric, scale)
+
+
+def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,
+                  max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_passes: int = 1000,
+                  *, backend: str = "cpu") -> Any:
+    """2-opt and Or-opt inside every padded route, in place; returns the route distances (float64[R])."""
+    return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
+                                                   max_duration_s, metric, scale, max_passes)
+
+
+def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any, a: Any, b: Any,
+                  demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any,
+                  max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_rounds: int = 100,
+                  *, backend: str = "cpu") -> int:
+    """Relocate / swap / 2-opt* between routes of one group over granular neighbours, in place; returns moves applied."""
+    return _module("inter", backend).improve_inter(routes, route_len, route_depot, route_group, neighbours, a, b,
+                                                   demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                                                   max_duration_s, metric, scale, max_rounds)

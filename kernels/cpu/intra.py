@@ -1,0 +1,329 @@
+"""Intra-route improvement: 2-opt and Or-opt on each route's own distance table (CPU).
+
+Routes come padded, ``routes[r, :route_len[r]]`` holding route ``r``'s stops
+(-1 after). Each route gets a local (n+1)^2 table (local 0 = its depot, local
+``k`` = its ``k``-th stop as given) and a sequence ``perm[0..n+1]`` of local
+indices with the depot at both ends.
+
+Search: a *pass* sweeps anchors ``i = 1..n``; for each anchor every candidate
+move that starts at position ``i`` is scored - 2-opt reversals of
+``perm[i..j]`` and Or-opt moves of ``perm[i..i+k-1]`` (k = 1..3) to any other
+edge, forward or reversed - and the best improving one is applied at once
+(ties to the lowest candidate index). Passes repeat until one applies
+nothing or ``max_passes`` run. Applying the best move per anchor keeps the
+search deterministic and best-improvement in spirit, but costs one O(n)
+neighbourhood scan per anchor instead of one O(n^2) scan per move; on the GPU
+the scan of one anchor is what a thread block evaluates in parallel.
+
+A move is taken only if it shortens the route by more than ``EPS`` and keeps
+a route that is within its shift within it (``DUR_TOL`` keeps rounding in the
+incremental check from letting it creep over); a route already over its
+shift may only take moves that do not lengthen its duration.
+
+The per-route bodies are built by :func:`build_intra_core`, so
+:mod:`kernels.cuda.intra` scores and applies moves with the same arithmetic.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+from numba import njit, prange
+
+from kernels.cpu import _core
+
+#: A move must shorten the route by more than this (distance units) to be taken.
+EPS = 1e-9
+#: Seconds of slack kept under the shift so a recomputed duration never exceeds it.
+DUR_TOL = 1e-6
+#: Longest segment Or-opt moves.
+OR_MAX = 3
+
+
+def build_intra_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
+    """Return the move-scoring and move-applying bodies compiled with ``jit``."""
+    leg_seconds = core.leg_seconds
+
+    @jit
+    def leg_time(tab, m, spd, x, y):  # type: ignore[no-untyped-def]
+        """Driving seconds between local nodes ``x`` and ``y``."""
+        return leg_seconds(tab[x * m + y], spd[x], spd[y])
+
+    @jit
+    def n_candidates(n, i):  # type: ignore[no-untyped-def]
+        """Candidates of anchor ``i``: n - i reversals, then OR_MAX * (n + 1) * 2 segment moves."""
+        return (n - i) + OR_MAX * 2 * (n + 1)
+
+    @jit
+    def decode(n, i, c):  # type: ignore[no-untyped-def]
+        """Candidate ``c`` of anchor ``i`` as (k, j_or_u, rev): k = 0 is the reversal of perm[i..j]."""
+        n_rev = n - i
+        if c < n_rev:
+            return 0, i + 1 + c, 0
+        c -= n_rev
+        k = c // (2 * (n + 1)) + 1
+        r = c - (k - 1) * 2 * (n + 1)
+        u = r // 2
+        return k, u, r - 2 * u
+
+    @jit
+    def or_valid(n, i, k, u, rev):  # type: ignore[no-untyped-def]
+        """Whether moving perm[i..i+k-1] (reversed if ``rev``) after perm[u] is a real move."""
+        e = i + k - 1
+        return not (e > n or (k == 1 and rev == 1) or (u >= i - 1 and u <= e))
+
+    @jit
+    def ends(perm, i, k, j):  # type: ignore[no-untyped-def]
+        """Local nodes a move touches: (p, q, x, y, s0, se).
+
+        2-opt (k = 0): edges (p, q) = (perm[i-1], perm[i]) and (x, y) = (perm[j], perm[j+1]).
+        Or-opt: segment s0..se = perm[i..i+k-1] between p and q, inserted into edge (x, y) = (perm[j], perm[j+1]).
+        """
+        if k == 0:
+            return perm[i - 1], perm[i], perm[j], perm[j + 1], 0, 0
+        e = i + k - 1
+        return perm[i - 1], perm[e + 1], perm[j], perm[j + 1], perm[i], perm[e]
+
+    @jit
+    def removal(tab, m, p, q, s0, se):  # type: ignore[no-untyped-def]
+        """Distance saved by taking segment s0..se out from between p and q."""
+        return (tab[p * m + s0] + tab[se * m + q]) - tab[p * m + q]
+
+    @jit
+    def insertion(tab, m, x, y, first, last):  # type: ignore[no-untyped-def]
+        """Distance added by putting a segment first..last into edge (x, y)."""
+        return (tab[x * m + first] + tab[last * m + y]) - tab[x * m + y]
+
+    @jit
+    def delta(tab, m, perm, i, k, j, rev):  # type: ignore[no-untyped-def]
+        """Distance change of move (k, j, rev) at anchor ``i``.
+
+        Or-opt is insertion minus removal so the CPU can hoist the removal term
+        out of its loop and still get the GPU's bit-identical value.
+        """
+        p, q, x, y, s0, se = ends(perm, i, k, j)
+        if k == 0:
+            return (tab[p * m + x] + tab[q * m + y]) - (tab[p * m + q] + tab[x * m + y])
+        if rev == 1:
+            return insertion(tab, m, x, y, se, s0) - removal(tab, m, p, q, s0, se)
+        return insertion(tab, m, x, y, s0, se) - removal(tab, m, p, q, s0, se)
+
+    @jit
+    def dtime(tab, m, spd, perm, i, k, j, rev):  # type: ignore[no-untyped-def]
+        """Driving-time change of the same move (leg times are symmetric, so reversal is free)."""
+        p, q, x, y, s0, se = ends(perm, i, k, j)
+        if k == 0:
+            return (leg_time(tab, m, spd, p, x) + leg_time(tab, m, spd, q, y)) - (
+                leg_time(tab, m, spd, p, q) + leg_time(tab, m, spd, x, y))
+        first, last = (se, s0) if rev == 1 else (s0, se)
+        return (leg_time(tab, m, spd, p, q) + leg_time(tab, m, spd, x, first) + leg_time(tab, m, spd, last, y)) - (
+            leg_time(tab, m, spd, p, s0) + leg_time(tab, m, spd, se, q) + leg_time(tab, m, spd, x, y))
+
+    @jit
+    def acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):  # type: ignore[no-untyped-def]
+        """Whether a move with distance change ``dd`` improves and keeps the shift (see module doc).
+
+        The duration change is only computed for the rare improving moves.
+        """
+        if not dd < -EPS:
+            return False
+        if max_dur == math.inf:
+            return True
+        dt = dtime(tab, m, spd, perm, i, k, j, rev)
+        return cur_dur + dt <= max_dur - DUR_TOL or (dt <= 0.0 and cur_dur > max_dur)
+
+    @jit
+    def apply(perm, i, k, j, rev):  # type: ignore[no-untyped-def]
+        """Apply the valid move (k, j, rev) of anchor ``i`` to ``perm``."""
+        if k == 0:
+            lo = i
+            hi = j
+            while lo < hi:
+                tmp = perm[lo]
+                perm[lo] = perm[hi]
+                perm[hi] = tmp
+                lo += 1
+                hi -= 1
+            return
+        u = j
+        e = i + k - 1
+        s0 = perm[i]
+        s1 = perm[i + 1] if k > 1 else s0
+        s2 = perm[i + 2] if k > 2 else s1
+        if u > e:
+            for p in range(e + 1, u + 1):
+                perm[p - k] = perm[p]
+            dest = u - k + 1
+        else:
+            for p in range(i - 1, u, -1):
+                perm[p + k] = perm[p]
+            dest = u + 1
+        for t in range(k):
+            src = k - 1 - t if rev == 1 else t
+            perm[dest + t] = s0 if src == 0 else (s1 if src == 1 else s2)
+
+    @jit
+    def totals(tab, m, spd, perm, n):  # type: ignore[no-untyped-def]
+        """(distance, driving seconds) of the route in ``perm`` order, depot legs included."""
+        dist = 0.0
+        legs = 0.0
+        for p in range(n + 1):
+            x = perm[p]
+            y = perm[p + 1]
+            dist += tab[x * m + y]
+            legs += leg_time(tab, m, spd, x, y)
+        return dist, legs
+
+    return SimpleNamespace(
+        n_candidates=n_candidates, decode=decode, or_valid=or_valid, ends=ends, removal=removal,
+        insertion=insertion, delta=delta, acceptable=acceptable, apply=apply, totals=totals,
+    )
+
+
+_intra = build_intra_core(njit(inline="always", cache=True), _core)
+_ends = _intra.ends
+_removal = _intra.removal
+_insertion = _intra.insertion
+_delta = _intra.delta
+_acceptable = _intra.acceptable
+_apply = _intra.apply
+_totals = _intra.totals
+_point_distance = _core.point_distance
+
+
+@njit(cache=True)
+def _best_move(tab, m, spd, perm, n, i, cur_dur, max_dur, move):  # type: ignore[no-untyped-def]
+    """Best acceptable move of anchor ``i`` into ``move`` = (k, j, rev); False if none.
+
+    Loops run in candidate-index order (see ``decode``) with strict ``<``, so
+    ties go to the lowest index exactly as in the GPU's (gain, index) reduction.
+    """
+    best = math.inf
+    for j in range(i + 1, n + 1):
+        dd = _delta(tab, m, perm, i, 0, j, 0)
+        if dd < best and _acceptable(dd, tab, m, spd, perm, i, 0, j, 0, cur_dur, max_dur):
+            best = dd
+            move[0] = 0
+            move[1] = j
+            move[2] = 0
+    for k in range(1, min(OR_MAX, n - i + 1) + 1):
+        p, q, _, _, s0, se = _ends(perm, i, k, i)
+        rem = _removal(tab, m, p, q, s0, se)
+        for u in range(n + 1):
+            if u >= i - 1 and u <= i + k - 1:
+                continue
+            x = perm[u]
+            y = perm[u + 1]
+            for rev in range(2 if k > 1 else 1):
+                if rev == 1:
+                    dd = _insertion(tab, m, x, y, se, s0) - rem
+                else:
+                    dd = _insertion(tab, m, x, y, s0, se) - rem
+                if dd < best and _acceptable(dd, tab, m, spd, perm, i, k, u, rev, cur_dur, max_dur):
+                    best = dd
+                    move[0] = k
+                    move[1] = u
+                    move[2] = rev
+    return best < math.inf
+
+
+@njit(cache=True)
+def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scale, max_passes):  # type: ignore[no-untyped-def]
+    """Improve one route's stops ``nodes`` in place; returns its new distance."""
+    n = nodes.shape[0]
+    if n == 0:
+        return 0.0
+    m = n + 1
+    local = np.empty(m, np.int32)
+    local[0] = depot
+    local[1:] = nodes
+    tab = np.empty(m * m)
+    spd = np.empty(m)
+    for x in range(m):
+        u = local[x]
+        spd[x] = speed_kmh[u]
+        tab[x * m + x] = 0.0
+        for y in range(x + 1, m):
+            v = local[y]
+            d = _point_distance(metric, scale, a[u], b[u], a[v], b[v])
+            tab[x * m + y] = d
+            tab[y * m + x] = d
+    service = 0.0
+    for k in range(n):
+        service += service_s[nodes[k]]
+    perm = np.empty(n + 2, np.int32)
+    move = np.empty(3, np.int64)
+    for k in range(m):
+        perm[k] = k
+    perm[n + 1] = 0
+    dist, legs = _totals(tab, m, spd, perm, n)
+    for _ in range(max_passes):
+        moved = False
+        for i in range(1, n + 1):
+            if _best_move(tab, m, spd, perm, n, i, legs + service, max_dur, move):
+                _apply(perm, i, move[0], move[1], move[2])
+                dist, legs = _totals(tab, m, spd, perm, n)
+                moved = True
+        if not moved:
+            break
+    for k in range(n):
+        nodes[k] = local[perm[k + 1]]
+    return dist
+
+
+@njit(parallel=True, cache=True)
+def _improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, out):  # type: ignore[no-untyped-def]
+    for r in prange(out.shape[0]):
+        out[r] = _improve_one(
+            routes[r, :route_len[r]], route_depot[r], a, b, service_s, speed_kmh,
+            max_duration_s[r], metric, scale, max_passes,
+        )
+
+
+def check_routes(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray, max_duration_s: np.ndarray) -> int:
+    """Return the number of routes R, raising if the padded layout or per-route arrays disagree."""
+    if routes.ndim != 2:
+        raise ValueError(f"routes must be a 2-D padded int32[R, L] array, got {routes.ndim} dimensions")
+    n_routes = routes.shape[0]
+    for name, arr in (("route_len", route_len), ("route_depot", route_depot), ("max_duration_s", max_duration_s)):
+        if len(arr) != n_routes:
+            raise ValueError(f"{name} has {len(arr)} entries for {n_routes} routes")
+    if n_routes and (np.min(route_len) < 0 or np.max(route_len) > routes.shape[1]):
+        raise ValueError(f"route_len must lie in 0..{routes.shape[1]} (the padded width)")
+    return n_routes
+
+
+def improve_intra(
+    routes: np.ndarray,
+    route_len: np.ndarray,
+    route_depot: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    service_s: np.ndarray,
+    speed_kmh: np.ndarray,
+    max_duration_s: np.ndarray,
+    metric: int,
+    scale: float,
+    max_passes: int,
+) -> np.ndarray:
+    """Reorder each route's stops by 2-opt and Or-opt, in place; return the new distances (float64[R]).
+
+    ``routes`` must be a C-contiguous int32[R, L] array (it is modified in
+    place); ``route_len[r]`` stops of route ``r`` start and end at
+    ``route_depot[r]``. No route gets longer, and no route within
+    ``max_duration_s[r]`` (legs + service) leaves it.
+    """
+    if not (isinstance(routes, np.ndarray) and routes.dtype == np.int32 and routes.flags.c_contiguous):
+        raise TypeError("routes must be a C-contiguous int32 NumPy array (it is improved in place)")
+    f64 = np.float64
+    n_routes = check_routes(routes, route_len, route_depot, max_duration_s)
+    out = np.empty(n_routes, dtype=f64)
+    _improve_intra(
+        routes, np.ascontiguousarray(route_len, np.int32), np.ascontiguousarray(route_depot, np.int32),
+        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
+        np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
+        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), out,
+    )
+    return out

@@ -1,0 +1,61 @@
+"""Distances from coordinates on a CUDA device: elementwise pairs and whole route lengths.
+
+One thread per pair or per route in grid-stride loops; the per-route body is
+the CPU's (:func:`kernels.cpu.distance.build_elements`) compiled as a device function.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+from kernels.cpu.distance import build_elements, check_pairs, check_routes
+from kernels.cuda import _core, _launch
+
+_route_length = build_elements(cuda.jit(device=True, inline=True), _core).route_length
+_point_distance = _core.point_distance
+
+
+@cuda.jit
+def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-untyped-def]
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = _point_distance(metric, scale, a1[i], b1[i], a2[i], b2[i])
+
+
+@cuda.jit
+def _route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+    for r in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, metric, scale)
+
+
+def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int, scale: float) -> Any:
+    """Distance between point ``i`` of the first set and point ``i`` of the second (device float64[n])."""
+    n = check_pairs(a1, b1, a2, b2)
+    f64 = np.float64
+    out = _launch.device_empty(n, f64)
+    if n:
+        blocks, threads = _launch.launch_config(n)
+        _pair_distances[blocks, threads](
+            _launch.to_device(a1, f64), _launch.to_device(b1, f64),
+            _launch.to_device(a2, f64), _launch.to_device(b2, f64),
+            int(metric), float(scale), out,
+        )
+    return out
+
+
+def route_lengths(
+    route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any, metric: int, scale: float
+) -> Any:
+    """Length of each route, depot -> its nodes in order -> depot (device float64[R]; empty routes are 0)."""
+    n_routes = check_routes(route_ptr, route_depot, a, b)
+    out = _launch.device_empty(n_routes, np.float64)
+    if n_routes:
+        blocks, threads = _launch.launch_config(n_routes)
+        _route_lengths[blocks, threads](
+            _launch.to_device(route_ptr, np.int64), _launch.to_device(route_nodes, np.int32),
+            _launch.to_device(route_depot, np.int32),
+            _launch.to_device(a, np.float64), _launch.to_device(b, np.float64),
+            int(metric), float(scale), out,
+        )
+    return out

@@ -1,0 +1,149 @@
+"""Inter-route local search on CUDA: relocate, swap and 2-opt* over granular neighbours.
+
+The same rounds as :mod:`kernels.cpu.inter` with the same per-route, per-stop
+and per-move bodies (built by :func:`kernels.cpu.inter.build_moves` as device
+functions): one thread per route for the totals and maps, one thread per stop
+for its best move, one thread per accepted move to rewrite its two routes.
+The selection of non-conflicting moves is a sequential greedy pass and runs on
+the host with the CPU code (:func:`kernels.cpu.inter.select_moves`), so both
+backends pick identical moves.
+
+Arrays may be NumPy arrays (copied to the device; ``routes`` and
+``route_len`` are copied back) or device arrays exposing
+``__cuda_array_interface__`` such as CuPy arrays (used in place, no copies).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+from kernels.cpu.inter import build_moves, check_inputs, n_groups, select_moves
+from kernels.cuda import _core
+
+#: Threads per block; tests shrink it so tiny simulator inputs span several blocks.
+THREADS = 128
+#: Upper bound on blocks per launch (the kernels use grid-stride loops).
+MAX_BLOCKS = 4096
+
+_moves = build_moves(cuda.jit(device=True), _core)
+_route_stats = _moves.route_stats
+_eval_stop = _moves.eval_stop
+_apply_move = _moves.apply_move
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """``(blocks, threads)`` covering ``n`` items with the current :data:`THREADS`."""
+    threads = int(THREADS)
+    return max(1, min(MAX_BLOCKS, math.ceil(n / threads))), threads
+
+
+@cuda.jit
+def _reset_kernel(first_empty, n_routes):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for g in range(start, first_empty.shape[0], stride):
+        first_empty[g] = n_routes
+
+
+@cuda.jit
+def _stats_kernel(routes, route_len, route_depot, route_group, a, b, kg, pn, svc, spd, metric, scale,
+                  node_int, node_f, route_f, first_empty):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for r in range(start, route_len.shape[0], stride):
+        _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+                     node_int, node_f, route_f)
+        if route_len[r] == 0:
+            cuda.atomic.min(first_empty, route_group[r], r)
+
+
+@cuda.jit
+def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+                 cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
+                 first_empty, gain, move):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for u in range(start, node_int.shape[0], stride):
+        _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+                   cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
+                   first_empty, gain, move)
+
+
+@cuda.jit
+def _copy_kernel(src, dst):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    cols = src.shape[1]
+    for x in range(start, src.shape[0] * cols, stride):
+        dst[x // cols, x % cols] = src[x // cols, x % cols]
+
+
+@cuda.jit
+def _apply_kernel(accepted, old, routes, route_len, node_int, move):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for t in range(start, accepted.shape[0], stride):
+        _apply_move(accepted[t], old, routes, route_len, node_int, move)
+
+
+def _on_device(x: Any) -> tuple[Any, bool]:
+    """``(device array, copied)``: device inputs are used as they are, host ones are copied."""
+    if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
+        return cuda.as_cuda_array(x), False
+    if hasattr(x, "copy_to_host"):  # the simulator's device arrays
+        return x, False
+    return cuda.to_device(np.ascontiguousarray(x)), True
+
+
+def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any,
+                  a: Any, b: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any,
+                  cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int, scale: float,
+                  max_rounds: int) -> int:
+    """Improve routes by inter-route moves in place on the GPU; return the number of moves applied.
+
+    Same contract and same result as :func:`kernels.cpu.inter.improve_inter`.
+    """
+    n_nodes = a.shape[0]
+    check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
+                 (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
+    groups = n_groups(route_group if isinstance(route_group, np.ndarray)
+                      else _on_device(route_group)[0].copy_to_host())
+    d_routes, routes_copied = _on_device(routes)
+    d_len, len_copied = _on_device(route_len)
+    d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd, d_cap_kg, d_cap_n, d_max = (
+        _on_device(x)[0] for x in (route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
+                                   service_s, speed_kmh, cap_kg, cap_n, max_duration_s))
+    n_routes, width = routes.shape
+    node_int = cuda.to_device(np.full((n_nodes, 4), -1, np.int32))  # hubs stay -1 (see the CPU kernel)
+    node_f = cuda.device_array((n_nodes, 7), np.float64)
+    route_f = cuda.device_array((n_routes, 4), np.float64)
+    first_empty = cuda.device_array(groups, np.int32)
+    gain = cuda.device_array(n_nodes, np.float64)
+    move = cuda.device_array((n_nodes, 4), np.int32)
+    old = cuda.device_array((n_routes, width), np.int32)
+    metric = int(metric)
+    scale = float(scale)
+
+    applied = 0
+    for _ in range(int(max_rounds)):
+        _reset_kernel[_grid(groups)](first_empty, n_routes)
+        _stats_kernel[_grid(n_routes)](d_routes, d_len, d_depot, d_group, d_a, d_b, d_kg, d_pn, d_svc,
+                                       d_spd, metric, scale, node_int, node_f, route_f, first_empty)
+        _eval_kernel[_grid(n_nodes)](d_len, d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd,
+                                     d_cap_kg, d_cap_n, d_max, metric, scale, width, node_int, node_f,
+                                     route_f, first_empty, gain, move)
+        accepted = select_moves(gain.copy_to_host(), move.copy_to_host(), n_routes)
+        if accepted.shape[0] == 0:
+            break
+        _copy_kernel[_grid(n_routes * width)](d_routes, old)
+        _apply_kernel[_grid(accepted.shape[0])](cuda.to_device(accepted), old, d_routes, d_len, node_int, move)
+        applied += int(accepted.shape[0])
+    cuda.synchronize()
+    if routes_copied:
+        d_routes.copy_to_host(routes)
+    if len_copied:
+        d_len.copy_to_host(route_len)
+    return applied

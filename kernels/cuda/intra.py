@@ -1,0 +1,175 @@
+"""Intra-route 2-opt and Or-opt on the GPU: one thread block per route.
+
+Same search as :mod:`kernels.cpu.intra` (see its docstring), with the same
+move bodies from :func:`kernels.cpu.intra.build_intra_core`: for each anchor
+the block's threads score the anchor's candidates in a strided loop, reduce
+to the best (gain, candidate index) pair in shared memory - lowest index on
+ties, as the CPU's ordered scan - and thread 0 applies it. Each block owns a
+slot of a global workspace (its route's distance table, speeds, sequence and
+node ids) and walks routes with a block-stride loop, so the workspace is
+bounded by :data:`WORKSPACE_BYTES` whatever the number of routes.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+from numba import cuda, float64, int64
+
+from kernels.cpu.intra import build_intra_core, check_routes
+from kernels.cuda import _core, _launch
+
+#: Upper bound on the per-launch workspace (distance tables dominate).
+WORKSPACE_BYTES = 256 * 2**20
+#: Upper bound on blocks per launch.
+MAX_BLOCKS = 4096
+
+_intra = build_intra_core(cuda.jit(device=True, inline=True), _core)
+_n_candidates = _intra.n_candidates
+_decode = _intra.decode
+_or_valid = _intra.or_valid
+_delta = _intra.delta
+_acceptable = _intra.acceptable
+_apply = _intra.apply
+_totals = _intra.totals
+_point_distance = _core.point_distance
+
+
+@lru_cache(maxsize=None)
+def _kernel(threads: int) -> Callable:
+    """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
+
+    @cuda.jit
+    def improve(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, tabs, spds, perms, locs, out):  # type: ignore[no-untyped-def]
+        tid = cuda.threadIdx.x
+        slot = cuda.blockIdx.x
+        best_g = cuda.shared.array(threads, float64)
+        best_c = cuda.shared.array(threads, int64)
+        state = cuda.shared.array(4, float64)  # duration, moves so far, service, distance
+        tab = tabs[slot]
+        spd = spds[slot]
+        perm = perms[slot]
+        loc = locs[slot]
+        for r in range(slot, route_len.shape[0], cuda.gridDim.x):
+            n = route_len[r]
+            m = n + 1
+            for x in range(tid, m, threads):
+                node = route_depot[r] if x == 0 else routes[r, x - 1]
+                loc[x] = node
+                spd[x] = speed_kmh[node]
+                perm[x] = x
+            if tid == 0:
+                perm[n + 1] = 0
+            cuda.syncthreads()
+            for e in range(tid, m * m, threads):
+                x = e // m
+                y = e - x * m
+                if x == y:
+                    tab[e] = 0.0
+                elif x < y:
+                    u = loc[x]
+                    v = loc[y]
+                    d = _point_distance(metric, scale, a[u], b[u], a[v], b[v])
+                    tab[x * m + y] = d
+                    tab[y * m + x] = d
+            if tid == 0:
+                service = 0.0
+                for k in range(n):
+                    service += service_s[loc[k + 1]]
+                state[1] = 0.0
+                state[2] = service
+            cuda.syncthreads()
+            if tid == 0:
+                dist, legs = _totals(tab, m, spd, perm, n)
+                state[0] = legs + state[2]
+                state[3] = dist
+            cuda.syncthreads()
+            max_dur = max_duration_s[r]
+            for _ in range(max_passes):
+                moves_before = state[1]
+                for i in range(1, n + 1):
+                    cur_dur = state[0]
+                    g = math.inf
+                    bc = -1
+                    for c in range(tid, _n_candidates(n, i), threads):
+                        k, j, rev = _decode(n, i, c)
+                        if k == 0 or _or_valid(n, i, k, j, rev):
+                            dd = _delta(tab, m, perm, i, k, j, rev)
+                            if dd < g and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):
+                                g = dd
+                                bc = c
+                    best_g[tid] = g
+                    best_c[tid] = bc
+                    cuda.syncthreads()
+                    half = threads // 2
+                    while half > 0:
+                        if tid < half:
+                            og = best_g[tid + half]
+                            oc = best_c[tid + half]
+                            if og < best_g[tid] or (og == best_g[tid] and oc < best_c[tid]):
+                                best_g[tid] = og
+                                best_c[tid] = oc
+                        cuda.syncthreads()
+                        half //= 2
+                    if tid == 0 and best_g[0] < math.inf:
+                        k, j, rev = _decode(n, i, best_c[0])
+                        _apply(perm, i, k, j, rev)
+                        dist, legs = _totals(tab, m, spd, perm, n)
+                        state[0] = legs + state[2]
+                        state[3] = dist
+                        state[1] += 1.0
+                    cuda.syncthreads()
+                if state[1] == moves_before:
+                    break
+            for k in range(tid, n, threads):
+                routes[r, k] = loc[perm[k + 1]]
+            if tid == 0:
+                out[r] = state[3]
+            cuda.syncthreads()
+
+    return improve
+
+
+def improve_intra(
+    routes: Any,
+    route_len: Any,
+    route_depot: Any,
+    a: Any,
+    b: Any,
+    service_s: Any,
+    speed_kmh: Any,
+    max_duration_s: Any,
+    metric: int,
+    scale: float,
+    max_passes: int,
+) -> Any:
+    """GPU :func:`kernels.cpu.intra.improve_intra`: improves ``routes`` in place, returns distances on the device.
+
+    ``routes`` may be a NumPy array (copied to the device and the result
+    copied back into it) or an int32 device array (modified where it lies).
+    """
+    threads = int(_launch.THREADS)
+    if threads < 1 or threads & (threads - 1):
+        raise ValueError(f"THREADS must be a power of two for the block reduction, not {threads}")
+    n_routes = check_routes(routes, _launch.to_host(route_len), route_depot, max_duration_s)
+    f64, i32 = np.float64, np.int32
+    d_routes = _launch.to_device(routes, i32)
+    out = _launch.device_empty(n_routes, f64)
+    if n_routes == 0:
+        return out
+    width = routes.shape[1]
+    slot_bytes = 8 * ((width + 1) ** 2 + (width + 1)) + 4 * (2 * width + 3)
+    blocks = max(1, min(n_routes, MAX_BLOCKS, WORKSPACE_BYTES // slot_bytes))
+    _kernel(threads)[blocks, threads](
+        d_routes, _launch.to_device(route_len, i32), _launch.to_device(route_depot, i32),
+        _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(service_s, f64),
+        _launch.to_device(speed_kmh, f64), _launch.to_device(max_duration_s, f64), int(metric), float(scale),
+        int(max_passes),
+        _launch.device_empty((blocks, (width + 1) ** 2), f64), _launch.device_empty((blocks, width + 1), f64),
+        _launch.device_empty((blocks, width + 2), i32), _launch.device_empty((blocks, width + 1), i32), out,
+    )
+    if isinstance(routes, np.ndarray):
+        routes[...] = _launch.to_host(d_routes)
+    return out

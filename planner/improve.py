@@ -1,0 +1,123 @@
+"""Stage 5, improve: local search on all routes at once under a time budget.
+
+Each round runs the intra-route kernel (2-opt and Or-opt to a local optimum
+in every route) and then a batch of inter-route rounds (relocate, swap,
+2-opt* between routes of one hub, restricted to granular neighbour lists of
+the k nearest stops). It stops at a local optimum of both neighbourhoods, at
+``max_rounds``, or when the time budget is spent. The work done is bounded by
+rounds, not by the clock, so that a run that finishes within its budget is
+deterministic; a run cut short by the clock says so in its statistics.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from kernels import GREAT_CIRCLE
+from planner.compute import Compute
+from planner.fleet import Fleet, Nodes
+from planner.route import RouteSet
+
+#: inter-route rounds per call of the inter kernel between intra passes
+INTER_ROUNDS_PER_STEP = 25
+#: 2-opt / Or-opt passes per call of the intra kernel
+INTRA_PASSES = 1000
+
+
+@dataclass(frozen=True)
+class ImproveStats:
+    """What the improve stage did."""
+
+    distance_before: float
+    distance_after: float
+    rounds: int
+    inter_moves: int
+    seconds: float
+    stopped_by_clock: bool
+
+
+def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere: chord length grows with great-circle distance."""
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+def granular_neighbours(routes: RouteSet, nodes: Nodes, k: int, metric: int) -> np.ndarray:
+    """For every stop node on a route, its k nearest stops on routes of the same hub (-1 padded).
+
+    One k-d tree serves all hubs: the hub index is a fourth coordinate
+    spaced far beyond any distance between points, so every neighbour found
+    first lies in the same hub.
+    """
+    out = np.full((nodes.a.size, k), -1, dtype=np.int32)
+    r, p = np.nonzero(routes.routes >= 0)
+    stop_nodes = routes.routes[r, p]
+    if stop_nodes.size < 2:
+        return out
+    hub = routes.route_hub[r].astype(np.float64)
+    if metric == GREAT_CIRCLE:
+        xyz = _unit_vectors(nodes.a[stop_nodes], nodes.b[stop_nodes])
+    else:
+        xyz = np.column_stack([nodes.a[stop_nodes], nodes.b[stop_nodes]])
+    spread = float(np.ptp(xyz, axis=0).max()) + 1.0
+    pts = np.column_stack([xyz, hub * spread * 4.0])
+    kk = min(k + 1, stop_nodes.size)
+    _, idx = cKDTree(pts).query(pts, k=kk, workers=-1)
+    idx = idx.reshape(stop_nodes.size, kk)
+    same_hub = hub[idx] == hub[:, None]
+    not_self = idx != np.arange(stop_nodes.size)[:, None]
+    found = np.where(same_hub & not_self, stop_nodes[idx], -1)
+    # Move the valid entries to the front of each row, keeping their distance order.
+    order = np.argsort(found < 0, axis=1, kind="stable")
+    found = np.take_along_axis(found, order, axis=1)[:, :k]
+    out[stop_nodes, : found.shape[1]] = found
+    return out
+
+
+def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
+    """Sum of route distances (hub -> stops -> hub)."""
+    from planner.schedule import leg_table
+
+    legs = leg_table(routes, nodes, compute)
+    return float(legs.distance.sum())
+
+
+def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, neighbours_k: int,
+                   budget_s: float, max_rounds: int) -> tuple[RouteSet, ImproveStats]:
+    """Improve all routes in place (returning the compacted set) within ``budget_s`` seconds."""
+    t0 = time.perf_counter()
+    before = total_distance(routes, nodes, compute)
+    if routes.size == 0:
+        return routes, ImproveStats(before, before, 0, 0, 0.0, False)
+    longest = int(routes.route_len.max())
+    work = routes.widen(max(longest + 8, int(longest * 1.3)))
+    depot = work.depots(nodes.n_stops)
+    hub = work.route_hub
+    cap_kg = fleet.capacity_kg[hub].astype(np.float64)
+    cap_n = fleet.capacity_parcels[hub].astype(np.float64)
+    shift = fleet.shift_s[hub].astype(np.float64)
+    neighbours = granular_neighbours(work, nodes, neighbours_k, compute.metric)
+
+    rounds = moves = 0
+    clock = False
+    while rounds < max_rounds:
+        compute.improve_intra(work.routes, work.route_len, depot, nodes, shift, INTRA_PASSES)
+        rounds += 1
+        if time.perf_counter() - t0 > budget_s:
+            clock = True
+            break
+        applied = compute.improve_inter(work.routes, work.route_len, depot, hub.astype(np.int32), neighbours, nodes,
+                                        cap_kg, cap_n, shift, INTER_ROUNDS_PER_STEP)
+        moves += applied
+        if applied == 0:
+            break
+        if time.perf_counter() - t0 > budget_s:
+            compute.improve_intra(work.routes, work.route_len, depot, nodes, shift, INTRA_PASSES)
+            clock = True
+            break
+    result = work.compact()
+    after = total_distance(result, nodes, compute)
+    return result, ImproveStats(before, after, rounds, moves, time.perf_counter() - t0, clock)

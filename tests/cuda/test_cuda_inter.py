@@ -1,0 +1,66 @@
+"""Inter-route local search on CUDA (kernels.cuda.inter) must give exactly the CPU kernel's routes.
+
+Runs in Numba's simulator with a tiny block size so that a few dozen stops span
+several blocks; instances come from the CPU test module's generator.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import cuda
+
+from kernels.cpu import inter as cpu_inter
+from kernels.cuda import inter as cuda_inter
+
+
+def _cpu_tests():  # type: ignore[no-untyped-def]
+    """The CPU test module, for its instance generator and hand-built cases."""
+    path = Path(__file__).resolve().parent.parent / "test_kernels_inter.py"
+    spec = importlib.util.spec_from_file_location("_inter_cpu_tests", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look their module up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+cpu_tests = _cpu_tests()
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cuda_inter, "THREADS", 4)
+
+
+@pytest.mark.parametrize("metric,seed,n_stops", [(0, 21, 24), (1, 22, 18), (2, 23, 20)])
+def test_routes_equal_cpu(metric: int, seed: int, n_stops: int) -> None:
+    start = cpu_tests.random_instance(seed, metric, n_hubs=2, n_stops=n_stops, per_route=4, k=4)
+    on_cpu, on_gpu = start.copy(), start.copy()
+    moves_cpu = cpu_inter.improve_inter(*on_cpu.args(), 20)
+    moves_gpu = cuda_inter.improve_inter(*on_gpu.args(), 20)
+    assert moves_cpu > 0
+    assert moves_gpu == moves_cpu
+    np.testing.assert_array_equal(on_gpu.routes, on_cpu.routes)
+    np.testing.assert_array_equal(on_gpu.route_len, on_cpu.route_len)
+    cpu_tests.assert_plan_rules(start, on_gpu)
+
+
+def test_device_arrays_are_improved_in_place() -> None:
+    points = [(0, 0), (1, 5), (10, -5), (12, -5), (1, -5), (10, 5), (12, 5)]
+    inst = cpu_tests.hand_instance(points, [[1, 2, 3], [4, 5, 6]], kg=[1, 1, 3, 3, 3, 1], cap_kg=[5, 7], cap_n=3)
+    d_routes = cuda.to_device(inst.routes)
+    d_len = cuda.to_device(inst.route_len)
+    assert cuda_inter.improve_inter(d_routes, d_len, *inst.args()[2:], 10) == 1
+    on_cpu = inst.copy()
+    cpu_inter.improve_inter(*on_cpu.args(), 10)
+    np.testing.assert_array_equal(d_routes.copy_to_host(), on_cpu.routes)
+    np.testing.assert_array_equal(d_len.copy_to_host(), on_cpu.route_len)
+
+
+def test_bad_dtype_is_named() -> None:
+    inst = cpu_tests.random_instance(5, 1, n_stops=8)
+    with pytest.raises(ValueError, match=r"^route_len must be an int32 array of shape \[\d+\]$"):
+        cuda_inter.improve_inter(inst.routes, inst.route_len.astype(np.int64), *inst.args()[2:], 1)

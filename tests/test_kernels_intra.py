@@ -1,0 +1,162 @@
+"""Intra-route 2-opt + Or-opt (kernels.cpu.intra): a visible optimum, invariants, local optimality, parity."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kernels._scalar import EUCLID, EUCLID_ROUND, GREAT_CIRCLE, reference
+from kernels.cpu.intra import DUR_TOL, EPS, OR_MAX, improve_intra
+
+INF = math.inf
+
+
+def figures(path, a, b, svc, spd, metric, scale):
+    """Naive (distance, duration) of a closed path depot .. depot, legs in order then service."""
+    dist = legs = 0.0
+    for u, v in zip(path, path[1:]):
+        d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        dist += d
+        legs += reference.leg_seconds(d, spd[u], spd[v])
+    return dist, legs + sum(svc[u] for u in path[1:-1])
+
+
+def anchor_moves(path, i):
+    """Every candidate move of anchor ``i``, in the kernel's candidate-index order, as new paths."""
+    n = len(path) - 2
+    moves = [path[:i] + path[i:j + 1][::-1] + path[j + 1:] for j in range(i + 1, n + 1)]
+    for k in range(1, min(OR_MAX, n - i + 1) + 1):
+        e = i + k - 1
+        seg = path[i:e + 1]
+        rest = path[:i] + path[e + 1:]
+        for u in range(n + 1):
+            if i - 1 <= u <= e:
+                continue
+            pos = u + 1 if u < i else u - k + 1
+            for rev in (0, 1) if k > 1 else (0,):
+                moves.append(rest[:pos] + (seg[::-1] if rev else seg) + rest[pos:])
+    return moves
+
+
+def naive_improve(path, a, b, svc, spd, max_dur, metric, scale, max_passes):
+    """The kernel's search written plainly: per anchor, the first best acceptable move by full recomputation."""
+    path = list(path)
+    for _ in range(max_passes):
+        moved = False
+        for i in range(1, len(path) - 1):
+            dist, dur = figures(path, a, b, svc, spd, metric, scale)
+            best, best_path = -EPS, None
+            for new in anchor_moves(path, i):
+                nd, ndur = figures(new, a, b, svc, spd, metric, scale)
+                ok = ndur <= max_dur - DUR_TOL or (ndur <= dur and dur > max_dur)
+                if nd - dist < best and ok:
+                    best, best_path = nd - dist, new
+            if best_path is not None:
+                path, moved = best_path, True
+        if not moved:
+            break
+    return path
+
+
+def pad(routes_list, width=None):
+    width = width or max(len(r) for r in routes_list)
+    out = np.full((len(routes_list), width), -1, np.int32)
+    for r, stops in enumerate(routes_list):
+        out[r, :len(stops)] = stops
+    return out, np.array([len(r) for r in routes_list], np.int32)
+
+
+def test_crossing_square_is_uncrossed():
+    # Depot below a unit square; visiting the corners as (0,0) (1,1) (0,1) (1,0) crosses twice.
+    a = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
+    b = np.array([0.0, 1.0, 1.0, 0.0, -1.0])
+    routes, lens = pad([[0, 1, 2, 3]])
+    dist = improve_intra(routes, lens, np.array([4], np.int32), a, b, np.zeros(5), np.full(5, 30.0),
+                         np.array([INF]), EUCLID, 1.0, 10)
+    assert dist[0] == pytest.approx(3.0 + 2.0 * math.sqrt(1.25), abs=1e-12)
+    assert routes[0].tolist() in ([0, 2, 1, 3], [3, 1, 2, 0])
+
+
+def random_instance(rng, n_routes, max_len, metric):
+    n_stops = n_routes * max_len
+    if metric == GREAT_CIRCLE:
+        a, b = 45.0 + rng.random(n_stops + n_routes) * 0.3, 7.0 + rng.random(n_stops + n_routes) * 0.3
+    else:
+        a, b = rng.integers(0, 100, (2, n_stops + n_routes)).astype(np.float64)
+    routes_list = [list(range(r * max_len, r * max_len + int(rng.integers(0, max_len + 1)))) for r in range(n_routes)]
+    svc = np.concatenate([rng.uniform(30, 90, n_stops), np.zeros(n_routes)])
+    spd = rng.choice([15.0, 30.0, 60.0], n_stops + n_routes)
+    depots = np.arange(n_stops, n_stops + n_routes, dtype=np.int32)
+    return a, b, svc, spd, routes_list, depots
+
+
+def durations(routes_list, depots, a, b, svc, spd, metric, scale):
+    return np.array([figures([int(d), *r, int(d)], a, b, svc, spd, metric, scale) for r, d in zip(routes_list, depots)])
+
+
+@pytest.mark.parametrize("metric,scale", [(GREAT_CIRCLE, 1.3), (EUCLID, 0.01)])
+def test_random_routes_shorter_feasible_permuted(rng, metric, scale):
+    a, b, svc, spd, routes_list, depots = random_instance(rng, 30, 25, metric)
+    before = durations(routes_list, depots, a, b, svc, spd, metric, scale)
+    # Shifts around the current durations: some routes are feasible with little room, some are not.
+    max_dur = before[:, 1] * rng.uniform(0.97, 1.03, len(depots))
+    max_dur[::5] = INF
+    routes, lens = pad(routes_list, width=27)
+    dist = improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, metric, scale, 50)
+    after_list = [routes[r, :lens[r]].tolist() for r in range(len(lens))]
+    after = durations(after_list, depots, a, b, svc, spd, metric, scale)
+    assert (routes[:, 25:] == -1).all()
+    for r, (old, new) in enumerate(zip(routes_list, after_list)):
+        assert sorted(new) == old, r
+    np.testing.assert_allclose(dist, after[:, 0], rtol=1e-12, atol=1e-12)
+    assert (after[:, 0] <= before[:, 0]).all() and (after[:, 0] < before[:, 0] - 1e-6).sum() > 20
+    feasible = before[:, 1] <= max_dur
+    assert 0 < feasible.sum() < len(feasible)
+    assert (after[feasible, 1] <= max_dur[feasible]).all()
+    assert (after[~feasible, 1] <= before[~feasible, 1] + 1e-6).all()
+
+
+def test_no_improving_two_opt_or_or_opt_remains(rng):
+    a, b, svc, spd, routes_list, depots = random_instance(rng, 8, 40, GREAT_CIRCLE)
+    routes, lens = pad(routes_list)
+    dist = improve_intra(routes, lens, depots, a, b, svc, spd, np.full(len(depots), INF), GREAT_CIRCLE, 1.0, 1000)
+    for r in range(len(depots)):
+        path = [int(depots[r]), *routes[r, :lens[r]].tolist(), int(depots[r])]
+        pts = np.radians(np.stack([a[path], b[path]], axis=1))
+        # Haversine matrix in NumPy, then every 2-opt delta at once.
+        dlat = pts[:, None, 0] - pts[None, :, 0]
+        dlon = pts[:, None, 1] - pts[None, :, 1]
+        h = np.sin(dlat / 2) ** 2 + np.cos(pts[:, None, 0]) * np.cos(pts[None, :, 0]) * np.sin(dlon / 2) ** 2
+        d = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+        n = len(path) - 2
+        i, j = np.triu_indices(n + 1, 1)
+        i, j = i[i >= 1], j[i >= 1]
+        delta = d[i - 1, j] + d[i, j + 1] - d[i - 1, i] - d[j, j + 1]
+        assert (delta >= -1e-9).all(), r
+        assert dist[r] == pytest.approx(d[np.arange(n + 1), np.arange(1, n + 2)].sum(), rel=1e-12)
+        for i in range(1, n + 1):
+            best = min((figures(m, a, b, svc, spd, GREAT_CIRCLE, 1.0)[0] for m in anchor_moves(path, i)), default=INF)
+            assert best >= dist[r] - 1e-9, (r, i)
+
+
+@pytest.mark.parametrize("metric", [EUCLID_ROUND, EUCLID])
+def test_parity_with_naive_search(rng, metric):
+    a, b, svc, spd, routes_list, depots = random_instance(rng, 16, 9, metric)
+    before = durations(routes_list, depots, a, b, svc, spd, metric, 1.0)
+    max_dur = np.where(np.arange(len(depots)) % 2 == 0, INF, before[:, 1] * 1.01)
+    routes, lens = pad(routes_list)
+    improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, metric, 1.0, 4)
+    for r, stops in enumerate(routes_list):
+        path = [int(depots[r]), *stops, int(depots[r])]
+        expect = naive_improve(path, a, b, svc, spd, max_dur[r], metric, 1.0, 4)[1:-1]
+        assert routes[r, :lens[r]].tolist() == expect, r
+
+
+def test_rejects_bad_layout():
+    with pytest.raises(TypeError, match="routes must be a C-contiguous int32 NumPy array"):
+        improve_intra(np.zeros((1, 2), np.int64), np.ones(1, np.int32), np.zeros(1, np.int32), np.zeros(3),
+                      np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1)
+    with pytest.raises(ValueError, match=r"route_len must lie in 0\.\.2 \(the padded width\)"):
+        improve_intra(np.zeros((1, 2), np.int32), np.full(1, 3, np.int32), np.zeros(1, np.int32), np.zeros(3),
+                      np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1)

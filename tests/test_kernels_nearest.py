@@ -1,0 +1,140 @@
+"""Nearest-hub kernel (CPU): exact parity with brute force, tie-breaks, padding, and real pruning."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from kernels._scalar import EUCLID, EUCLID_ROUND, GREAT_CIRCLE, reference
+from kernels.cpu.distance import pair_distances
+from kernels.cpu.nearest import MAX_K, build_elements, build_hub_grid, nearest_hubs
+
+
+def brute_force(qa, qb, ha, hb, k, metric, scale):
+    """Full distance matrix (same compiled scalar core), then a lexicographic (distance, index) sort."""
+    n, m = len(qa), len(ha)
+    idx = np.full((n, k), -1, np.int32)
+    dist = np.full((n, k), np.inf)
+    if n == 0 or m == 0:
+        return idx, dist
+    d = pair_distances(np.repeat(qa, m), np.repeat(qb, m), np.tile(ha, n), np.tile(hb, n), metric, scale)
+    d = d.reshape(n, m)
+    order = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), d), axis=1)[:, :k]
+    idx[:, : order.shape[1]] = order
+    dist[:, : order.shape[1]] = np.take_along_axis(d, order, 1)
+    return idx, dist
+
+
+def assert_exact(qa, qb, ha, hb, k, metric, scale=1.0):
+    got_idx, got_dist = nearest_hubs(qa, qb, ha, hb, k, metric, scale)
+    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, metric, scale)
+    assert got_idx.dtype == np.int32 and got_dist.dtype == np.float64
+    assert got_idx.shape == got_dist.shape == (len(qa), k)
+    np.testing.assert_array_equal(got_idx, want_idx)
+    np.testing.assert_array_equal(got_dist, want_dist)
+
+
+@pytest.mark.parametrize("n,m,k", [(0, 10, 3), (1, 1, 1), (200, 1, 4), (300, 7, 16), (300, 250, 1), (300, 400, 8)])
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID, EUCLID_ROUND])
+def test_matches_brute_force(rng, n, m, k, metric):
+    if metric == GREAT_CIRCLE:  # a continental hub set, queries partly far outside it
+        ha, hb = rng.uniform(25, 49, m), rng.uniform(-124, -67, m)
+        qa, qb = rng.uniform(-60, 80, n), rng.uniform(-180, 180, n)
+    else:
+        ha, hb = rng.uniform(0, 100, m), rng.uniform(0, 40, m)
+        qa, qb = rng.uniform(-300, 400, n), rng.uniform(-50, 90, n)
+        if metric == EUCLID_ROUND:  # integer coordinates: many rounded ties
+            ha, hb, qa, qb = (np.round(v) for v in (ha, hb, qa, qb))
+    assert_exact(qa, qb, ha, hb, k, metric, 1.3)
+
+
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID, EUCLID_ROUND])
+def test_duplicate_hubs_break_ties_by_index(rng, metric):
+    ha, hb = rng.uniform(0, 40, 60), rng.uniform(0, 40, 60)
+    ha[10:40], hb[10:40] = ha[5], hb[5]  # 31 hubs in one place
+    qa, qb = rng.uniform(0, 40, 150), rng.uniform(0, 40, 150)
+    assert_exact(qa, qb, ha, hb, 16, metric)
+    idx, _ = nearest_hubs(np.array([ha[5]]), np.array([hb[5]]), ha, hb, 4, metric, 1.0)
+    assert idx[0].tolist() == [5, 10, 11, 12]
+
+
+def test_antimeridian_and_poles(rng):
+    """Hubs on both sides of the date line and near both poles; queries right at the seam."""
+    ha = np.concatenate([rng.uniform(50, 70, 40), rng.uniform(85, 90, 10), rng.uniform(-90, -85, 10)])
+    hb = np.concatenate([rng.choice([-179.8, 179.8], 40) + rng.normal(0, 0.3, 40), rng.uniform(-180, 180, 20)])
+    qa = np.concatenate([rng.uniform(45, 75, 100), rng.uniform(80, 90, 50), rng.uniform(-90, -80, 50)])
+    qb = np.concatenate([rng.uniform(-180, -179, 50), rng.uniform(179, 180, 50), rng.uniform(-180, 180, 100)])
+    for k in (1, 5, 16):
+        assert_exact(qa, qb, ha, hb, k, GREAT_CIRCLE)
+
+
+def test_global_hubs_and_queries(rng):
+    ha, hb = rng.uniform(-90, 90, 300), rng.uniform(-180, 180, 300)
+    qa, qb = rng.uniform(-90, 90, 300), rng.uniform(-180, 180, 300)
+    assert_exact(qa, qb, ha, hb, 6, GREAT_CIRCLE, 1.2)
+
+
+def test_hubs_on_a_line_and_in_one_point(rng):
+    qa, qb = rng.uniform(-5, 5, 100), rng.uniform(-5, 5, 100)
+    assert_exact(qa, qb, np.linspace(-3, 3, 50), np.zeros(50), 3, EUCLID)
+    assert_exact(qa, qb, np.full(5, 1.0), np.full(5, 2.0), 3, GREAT_CIRCLE)
+
+
+def test_hand_checked_and_padding():
+    ha, hb = np.array([0.0, 10.0, 0.0]), np.array([0.0, 0.0, 5.0])
+    idx, dist = nearest_hubs(np.array([1.0]), np.array([1.0]), ha, hb, 5, EUCLID, 1.0)
+    assert idx.tolist() == [[0, 2, 1, -1, -1]]
+    np.testing.assert_allclose(dist[0, :3], [np.sqrt(2), np.sqrt(17), np.sqrt(82)])
+    assert np.all(np.isinf(dist[0, 3:]))
+
+
+def test_no_hubs_and_non_finite_queries():
+    idx, dist = nearest_hubs(np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.zeros(0), np.zeros(0), 2, GREAT_CIRCLE, 1.0)
+    assert (idx == -1).all() and np.isinf(dist).all()
+    idx, dist = nearest_hubs(np.array([np.nan, 0.0]), np.array([0.0, np.inf]), np.zeros(3), np.zeros(3), 2, EUCLID, 1.0)
+    assert (idx == -1).all() and np.isinf(dist).all()
+
+
+@pytest.mark.parametrize("k", [0, MAX_K + 1])
+def test_k_out_of_range(k):
+    with pytest.raises(ValueError, match=f"k must be between 1 and {MAX_K}, got {k}"):
+        nearest_hubs(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), k, EUCLID, 1.0)
+
+
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID])
+def test_grid_is_a_valid_csr_over_hub_cells(rng, metric):
+    ha, hb = rng.uniform(25, 49, 500), rng.uniform(-124, -67, 500)
+    ha[7] = np.nan
+    g = build_hub_grid(ha, hb, metric)
+    assert g.cell_ptr[0] == 0 and g.cell_ptr[-1] == 499 and np.all(np.diff(g.cell_ptr) >= 0)
+    assert sorted(g.hub_idx.tolist()) == [i for i in range(500) if i != 7]
+    for c in range(g.na * g.nb):
+        members = g.hub_idx[g.cell_ptr[c]:g.cell_ptr[c + 1]]
+        assert np.all(np.diff(members) > 0)  # ascending index within a cell
+        b = np.mod(hb[members] - g.origin, 360.0) if metric == GREAT_CIRCLE else hb[members]
+        i, j = divmod(c, g.nb)
+        assert np.all((ha[members] >= g.a0 + i * g.wa - g.slack_a) & (ha[members] <= g.a0 + (i + 1) * g.wa + g.slack_a))
+        assert np.all((b >= g.b0 + j * g.wb - g.slack_b) & (b <= g.b0 + (j + 1) * g.wb + g.slack_b))
+
+
+def test_search_prunes_most_hubs(rng):
+    """The ring search computes few distances per query, not one per hub (run on the Python build)."""
+    calls = [0]
+
+    def counting_distance(*args):
+        calls[0] += 1
+        return reference.point_distance(*args)
+
+    search = build_elements(lambda f: f, SimpleNamespace(point_distance=counting_distance)).knn_query
+    m, n, k = 2000, 100, 4
+    ha, hb = rng.uniform(25, 49, m), rng.uniform(-124, -67, m)
+    qa, qb = rng.uniform(25, 49, n), rng.uniform(-124, -67, n)
+    grid = build_hub_grid(ha, hb, GREAT_CIRCLE)
+    idx, dist = np.empty((n, k), np.int32), np.empty((n, k))
+    for i in range(n):
+        search(i, qa[i], qb[i], k, GREAT_CIRCLE, 1.0, *grid, idx, dist)
+    assert calls[0] / n < 40  # versus 2000 for brute force
+    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, GREAT_CIRCLE, 1.0)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-13)
