@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q pytest hypothesis duckdb
+	$(PY) -m pip install -q -e '.[report,dist]' pytest hypothesis duckdb
 	touch $@
 
 install: $(VENV)/.installed
