@@ -58,7 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=float, default=None,
                    help="seconds for the improve stage (default: scales with the number of stops)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the settings' seed, 0)")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html and its PNGs")
     _add_common(p)
+
+    r = sub.add_parser("report", help="write report.html (and its PNGs) for an output directory",
+                       formatter_class=_Help)
+    r.add_argument("outdir", help="output directory of a plan; report.html is written into it")
+    r.add_argument("--parcels", default=None,
+                   help="the run's parcels file, for the maps, rejects per tier and on-time shares (default: none)")
+    r.add_argument("--hubs", default=None, help="the run's hubs file, given with --parcels (default: none)")
+    r.add_argument("--metro", default=None,
+                   help="hub_id at the centre of the regional route map (default: the hub with most planned parcels)")
+    _add_common(r)
     return parser
 
 
@@ -112,6 +123,24 @@ def _run_plan(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(format_summary(result.summary, args.out))
+    if not args.no_report:
+        _report(args, args.out, args.parcels, args.hubs, None)
+    return 0
+
+
+def _report(args: argparse.Namespace, out_dir: str, parcels: str | None, hubs: str | None,
+            metro: str | None) -> None:
+    """Write report.html into ``out_dir`` and say where it went."""
+    from planner.report import write_report
+
+    result = write_report(out_dir, parcels, hubs, metro_hub=metro, progress=not args.quiet and sys.stderr.isatty())
+    if not args.quiet:
+        print(f"report in {result.html}")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    """``hexroute report OUTDIR``: the report of an existing output directory."""
+    _report(args, args.outdir, args.parcels, args.hubs, args.metro)
     return 0
 
 
@@ -136,7 +165,7 @@ def format_summary(summary: dict, out_dir: str) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"synth": _run_synth, "plan": _run_plan}
+COMMANDS = {"synth": _run_synth, "plan": _run_plan, "report": _run_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hexroute: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, status 1
+        log.debug("internal error", exc_info=True)
+        print(f"hexroute: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

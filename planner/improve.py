@@ -25,6 +25,8 @@ from planner.route import RouteSet
 INTER_ROUNDS_PER_STEP = 25
 #: 2-opt / Or-opt passes per call of the intra kernel
 INTRA_PASSES = 1000
+#: routes per call of the intra kernel (the clock is checked between calls)
+INTRA_BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,24 @@ def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
     return float(legs.distance.sum())
 
 
+def _intra_on(work: RouteSet, dirty: np.ndarray, depot: np.ndarray, nodes: Nodes, shift: np.ndarray,
+              compute: Compute, deadline: float) -> bool:
+    """Run the intra-route kernel on the dirty routes only (the others are at a local optimum).
+
+    Routes go in batches so that the clock can stop a long first pass; returns
+    False when it did.
+    """
+    idx = np.flatnonzero(dirty & (work.route_len > 2))
+    for start in range(0, idx.size, INTRA_BATCH):
+        if time.perf_counter() > deadline:
+            return False
+        part = idx[start:start + INTRA_BATCH]
+        sub = np.ascontiguousarray(work.routes[part])
+        compute.improve_intra(sub, work.route_len[part], depot[part], nodes, shift[part], INTRA_PASSES)
+        work.routes[part] = sub
+    return True
+
+
 def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, neighbours_k: int,
                    budget_s: float, max_rounds: int) -> tuple[RouteSet, ImproveStats]:
     """Improve all routes in place (returning the compacted set) within ``budget_s`` seconds."""
@@ -102,22 +122,22 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
     neighbours = granular_neighbours(work, nodes, neighbours_k, compute.metric)
 
     rounds = moves = 0
-    clock = False
+    deadline = t0 + budget_s
+    finished = True
+    dirty = np.ones(work.size, dtype=bool)  # routes whose order may not be 2-opt/Or-opt optimal
     while rounds < max_rounds:
-        compute.improve_intra(work.routes, work.route_len, depot, nodes, shift, INTRA_PASSES)
+        finished = _intra_on(work, dirty, depot, nodes, shift, compute, deadline)
         rounds += 1
-        if time.perf_counter() - t0 > budget_s:
-            clock = True
+        if not finished or time.perf_counter() > deadline:
+            finished = False
             break
+        before_inter = work.routes.copy()
         applied = compute.improve_inter(work.routes, work.route_len, depot, hub.astype(np.int32), neighbours, nodes,
                                         cap_kg, cap_n, shift, INTER_ROUNDS_PER_STEP)
         moves += applied
+        dirty = (work.routes != before_inter).any(axis=1)
         if applied == 0:
-            break
-        if time.perf_counter() - t0 > budget_s:
-            compute.improve_intra(work.routes, work.route_len, depot, nodes, shift, INTRA_PASSES)
-            clock = True
             break
     result = work.compact()
     after = total_distance(result, nodes, compute)
-    return result, ImproveStats(before, after, rounds, moves, time.perf_counter() - t0, clock)
+    return result, ImproveStats(before, after, rounds, moves, time.perf_counter() - t0, not finished)

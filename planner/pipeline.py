@@ -1,8 +1,11 @@
-"""The planning pipeline: validate, index, assign, route, improve, schedule, write.
+"""The planning pipeline: validate, index, assign on the client; then route, improve and
+schedule per hub group, in-process or on a Dask cluster; then the contract tables.
 
 ``plan(parcels, hubs, settings)`` is the Python entry point and
 ``plan_files`` the one the command line uses; both produce a :class:`Plan`
-whose tables follow shared/CONTRACT.md.
+whose tables follow shared/CONTRACT.md. Hub groups (planner.groups) do not
+depend on where they run, so the runner (planner.distributed) never changes
+the plan.
 """
 from __future__ import annotations
 
@@ -21,17 +24,21 @@ from planner import io as contract_io
 from planner import schemas as S
 from planner.assign import assign_stops
 from planner.compute import Compute
-from planner.fleet import Fleet, Nodes
-from planner.improve import ImproveStats, improve_routes
+from planner.distributed import InProcess, Runner
+from planner.fleet import Fleet
+from planner.groups import DEFAULT_GROUP_STOPS, Merged, group_inputs, merge_groups, plan_group
+from planner.improve import ImproveStats
 from planner.index import build_stops
-from planner.route import RouteSet, build_routes
-from planner.schedule import Schedule, schedule_routes
+from planner.schedule import Schedule
 from planner.settings import Settings
 from planner.timing import StageClock
 
 log = logging.getLogger("hexroute")
 
-STAGES = ("validate", "index", "assign", "route", "improve", "schedule", "tables")
+#: client-side stages; "hubs" is route + improve + schedule over every hub group
+STAGES = ("validate", "index", "assign", "hubs", "tables")
+#: per-group stage seconds, summed over the groups (worker time on a cluster)
+GROUP_STAGES = ("route", "improve", "schedule")
 SHIPPER_OPERATOR = {"amazon": "amazon"}  # every other shipper bought from the postal carrier
 DEFAULT_SELLER = "usps"
 
@@ -58,34 +65,41 @@ class Plan:
 
 
 def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
-         progress: bool | None = None) -> Plan:
-    """Plan a day: parcels and hubs as contract input tables in, a :class:`Plan` out."""
+         progress: bool | None = None, runner: Runner | None = None,
+         group_stops: int = DEFAULT_GROUP_STOPS) -> Plan:
+    """Plan a day: parcels and hubs as contract input tables in, a :class:`Plan` out.
+
+    ``runner`` decides where the hub groups run (default: in this process);
+    ``group_stops`` is the target size of a hub group in routable stops.
+    """
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
         with clock.stage("validate"):
             inputs = contract_io.validate(parcels, hubs)
-        return _plan_inputs(inputs, settings, clock)
+        return _plan_inputs(inputs, settings, clock, runner or InProcess(), group_stops)
     finally:
         clock.close()
 
 
 def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path,
-               settings: Settings | None = None, progress: bool | None = None) -> Plan:
-    """Read the input files, plan, and write the outputs to ``out_dir``."""
+               settings: Settings | None = None, progress: bool | None = None, runner: Runner | None = None,
+               group_stops: int = DEFAULT_GROUP_STOPS) -> Plan:
+    """Read the input files, plan (see :func:`plan`), and write the outputs to ``out_dir``."""
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
         with clock.stage("validate"):
             inputs = contract_io.load_inputs(parcels_path, hubs_path)
-        result = _plan_inputs(inputs, settings, clock)
+        result = _plan_inputs(inputs, settings, clock, runner or InProcess(), group_stops)
     finally:
         clock.close()
     result.write(out_dir)
     return result
 
 
-def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClock) -> Plan:
+def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClock, runner: Runner,
+                 group_stops: int) -> Plan:
     backend = resolve(settings.backend)
     compute = Compute(backend, GREAT_CIRCLE, settings.circuity)
     fleet = Fleet.from_table(inputs.hubs)
@@ -93,25 +107,32 @@ def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClo
         stops = build_stops(inputs.parcels, settings)
     with clock.stage("assign"):
         assignment = assign_stops(stops, inputs.hubs, settings, backend=compute.name)
-    with clock.stage("route"):
-        nodes = Nodes.build(stops, fleet, settings.speeds.suburban_kmh)
+    with clock.stage("hubs"):
+        # Hilbert keys depend on the bounding box of all stops: computed once, here.
         hilbert = compute.hilbert_keys(stops.lat, stops.lon)
-        routes, route_reasons = build_routes(assignment.hub, assignment.status == 0, stops.tier, hilbert, nodes,
-                                             fleet, compute)
-    with clock.stage("improve"):
-        budget = settings.improve.budget_for(stops.size)
-        routes, stats = improve_routes(routes, nodes, fleet, compute, settings.improve.neighbours, budget,
-                                       settings.improve.max_rounds)
-    with clock.stage("schedule"):
-        schedule = schedule_routes(routes, nodes, compute, settings.cost)
+        groups = group_inputs(stops, assignment.hub, assignment.status == 0, hilbert, fleet, settings, group_stops)
+        log.info("planning %d hub groups (%s)", len(groups), runner.describe()["mode"])
+        merged = merge_groups(runner.map(plan_group, groups), stops.size)
     with clock.stage("tables"):
-        outcome = _StopOutcome.of(assignment, route_reasons, schedule)
-        tables = _Tables(inputs, fleet, routes, schedule, outcome, stops.parcel_stop)
-        summary = _summary(inputs, stops.size, fleet, tables, schedule, settings, backend, stats)
-    summary["timings_s"] = dict(clock.seconds)
+        outcome = _StopOutcome.of(assignment, merged.route_reasons, merged.schedule)
+        tables = _Tables(inputs, fleet, merged, outcome, stops.parcel_stop)
+        summary = _summary(inputs, stops.size, fleet, tables, merged.schedule, settings, backend, merged.improve)
+    summary["hub_groups"] = {"groups": len(groups), "group_stops": group_stops, "backends": merged.backends,
+                             **runner.describe()}
+    summary["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", summary["totals"]["parcels_planned"],
              summary["totals"]["parcels"], summary["totals"]["routes"], summary["totals"]["distance_km"])
-    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, summary, stats)
+    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, summary, merged.improve)
+
+
+def _timings(client: dict[str, float], merged: Merged) -> dict[str, float]:
+    """Client stage seconds with the groups' route / improve / schedule seconds after "hubs"."""
+    out: dict[str, float] = {}
+    for name, seconds in client.items():
+        out[name] = seconds
+        if name == "hubs":
+            out.update({k: merged.seconds[k] for k in GROUP_STAGES})
+    return out
 
 
 @dataclass(frozen=True)
@@ -139,17 +160,17 @@ class _StopOutcome:
 class _Tables:
     """Builds the contract's output tables from the stage results."""
 
-    def __init__(self, inputs: contract_io.Inputs, fleet: Fleet, routes: RouteSet, schedule: Schedule,
-                 outcome: _StopOutcome, parcel_stop: np.ndarray):
+    def __init__(self, inputs: contract_io.Inputs, fleet: Fleet, merged: Merged, outcome: _StopOutcome,
+                 parcel_stop: np.ndarray):
         parcels = inputs.parcels
         self.inputs = inputs
         self.fleet = fleet
-        self.route_ids = _route_ids(fleet, routes)
+        self.route_ids = _route_ids(fleet, merged.route_hub)
         self.parcel_tier = _col(parcels, "tier_code").astype(np.int8)
         self.parcel_fee = _col(parcels, "fee_usd").astype(np.float64)
-        self._build(routes, schedule, outcome, parcel_stop)
+        self._build(merged.route_hub, merged.schedule, outcome, parcel_stop)
 
-    def _build(self, r: RouteSet, s: Schedule, o: _StopOutcome, ps: np.ndarray) -> None:
+    def _build(self, route_hub: np.ndarray, s: Schedule, o: _StopOutcome, ps: np.ndarray) -> None:
         self.parcel_status = o.status[ps]
         self.parcel_hub = o.hub[ps]
         route = s.stop_route[ps]
@@ -166,7 +187,7 @@ class _Tables:
         })
         self.routes = S.table_from_columns(S.ROUTES_SCHEMA, {
             "route_id": self.route_ids,
-            "hub_id": hub_ids.take(pa.array(r.route_hub)),
+            "hub_id": hub_ids.take(pa.array(route_hub)),
             "n_stops": s.n_stops, "n_parcels": s.n_parcels, "load_kg": s.load_kg,
             "distance_km": s.distance_km, "duration_s": s.duration_s, "cost_usd": s.cost_usd, "co2_kg": s.co2_kg,
         })
@@ -177,10 +198,10 @@ class _Tables:
         self.hubs = S.table_from_columns(S.HUB_REPORT_SCHEMA, {
             "hub_id": hub_ids,
             "parcels_planned": pl.astype(np.int32), "parcels_deferred": de.astype(np.int32),
-            "routes": np.bincount(r.route_hub, minlength=h).astype(np.int32),
+            "routes": np.bincount(route_hub, minlength=h).astype(np.int32),
             "vehicles": self.fleet.vehicles.astype(np.int32),
-            "distance_km": np.bincount(r.route_hub, weights=s.distance_km, minlength=h),
-            "cost_usd": np.bincount(r.route_hub, weights=s.cost_usd, minlength=h),
+            "distance_km": np.bincount(route_hub, weights=s.distance_km, minlength=h),
+            "cost_usd": np.bincount(route_hub, weights=s.cost_usd, minlength=h),
         })
 
 
@@ -188,9 +209,8 @@ def _col(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
-def _route_ids(fleet: Fleet, routes: RouteSet) -> list[str]:
-    """``<hub_id>-R<k>``: routes numbered from 1 within their hub, in route order."""
-    hub = routes.route_hub
+def _route_ids(fleet: Fleet, hub: np.ndarray) -> list[str]:
+    """``<hub_id>-R<k>``: routes numbered from 1 within their hub, in route order (``hub`` sorted)."""
     first = np.searchsorted(hub, hub, side="left")
     k = np.arange(hub.size) - first + 1
     return [f"{fleet.hub_id[h]}-R{n:03d}" for h, n in zip(hub.tolist(), k.tolist())]
