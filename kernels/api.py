@@ -19,7 +19,7 @@ from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
 __all__ = ["hilbert_keys", "improve_inter", "improve_intra", "nearest_hubs", "pair_distances", "route_lengths",
-           "split_tours"]
+           "route_counts", "split_tours"]
 
 
 @lru_cache(maxsize=None)
@@ -63,6 +63,14 @@ def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any,
     return _module("split", backend).split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
                                                  service_s, speed_kmh, cap_kg, cap_n, max_duration_s, max_routes,
                                                  metric, scale)
+
+
+def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
+                 service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+                 metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
+    """Routes a next-fit cut of each giant tour needs (int32[T], -1 if a stop fits no route): Split's fleet test in O(n)."""
+    return _module("split", backend).route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
+                                                  service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale)
 
 
 def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,

@@ -52,12 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parcels", required=True, help="parcels file (.arrow, .feather or .parquet)")
     p.add_argument("--hubs", required=True, help="hubs file (.arrow, .feather or .parquet)")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--config", default=None, help="settings TOML file (keys in README.md)")
+    p.add_argument("--config", default=None,
+                   help="settings TOML file (keys in README.md; default: none, every setting at its default)")
     p.add_argument("--backend", default=None, choices=["auto", "cpu", "cuda"],
                    help="where kernels run (default: the settings' backend, auto)")
     p.add_argument("--time-budget", type=float, default=None,
                    help="seconds for the improve stage (default: scales with the number of stops)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the settings' seed, 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="plan the hub groups on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+                            "(default: in-process)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="plan the hub groups on a local Dask cluster of N processes (default: in-process)")
     p.add_argument("--no-report", action="store_true", help="do not write report.html and its PNGs")
     _add_common(p)
 
@@ -68,8 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the run's parcels file, for the maps, rejects per tier and on-time shares (default: none)")
     r.add_argument("--hubs", default=None, help="the run's hubs file, given with --parcels (default: none)")
     r.add_argument("--metro", default=None,
-                   help="hub_id at the centre of the regional route map (default: the hub with most planned parcels)")
+                   help="hub_id at the centre of the regional route map (default: the hub whose 25 km "
+                        "neighbourhood plans the most parcels)")
     _add_common(r)
+
+    v = sub.add_parser("cvrp", help="solve a CVRPLIB instance (EUC_2D, rounded edges) and write its .sol",
+                       formatter_class=_Help)
+    v.add_argument("instance", help="VRPLIB .vrp file")
+    v.add_argument("--seconds", type=float, required=True, help="search time budget in seconds")
+    v.add_argument("--seed", type=int, default=0, help="random seed")
+    v.add_argument("--out", default=None, help="write the solution here in VRPLIB .sol format (default: none)")
+    v.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda"],
+                   help="where the initial Split runs; the search itself runs on the CPU")
+    _add_common(v)
     return parser
 
 
@@ -112,12 +130,14 @@ def _settings(args: argparse.Namespace):
 
 def _run_plan(args: argparse.Namespace) -> int:
     from kernels.backend import BackendUnavailable
+    from planner.distributed import open_runner
     from planner.pipeline import plan_files
 
     settings = _settings(args)
     try:
-        result = plan_files(args.parcels, args.hubs, args.out, settings,
-                            progress=not args.quiet and sys.stderr.isatty())
+        with open_runner(args.scheduler, args.workers) as runner:  # connects before reading any input
+            result = plan_files(args.parcels, args.hubs, args.out, settings,
+                                progress=not args.quiet and sys.stderr.isatty(), runner=runner)
     except BackendUnavailable as exc:
         print(f"hexroute: error: {exc}", file=sys.stderr)
         return 2
@@ -144,6 +164,27 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_cvrp(args: argparse.Namespace) -> int:
+    """``hexroute cvrp INSTANCE``: solve, print the cost, optionally write the .sol file."""
+    from kernels.backend import BackendUnavailable, resolve
+    from planner import cvrp
+
+    instance = cvrp.read_instance(args.instance)
+    try:
+        backend = resolve(args.backend).name
+    except BackendUnavailable as exc:
+        print(f"hexroute: error: {exc}", file=sys.stderr)
+        return 2
+    solution = cvrp.solve(instance, args.seconds, seed=args.seed, backend=backend)
+    cvrp.check_solution(instance, solution.routes)
+    if args.out:
+        cvrp.write_solution(args.out, solution)
+    if not args.quiet:
+        print(f"{instance.name}: cost {solution.cost} with {len(solution.routes)} routes "
+              f"({solution.iterations:,} iterations)")
+    return 0
+
+
 def format_summary(summary: dict, out_dir: str) -> str:
     """A short Markdown table of a plan's summary, for the terminal."""
     t = summary["totals"]
@@ -165,7 +206,7 @@ def format_summary(summary: dict, out_dir: str) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"synth": _run_synth, "plan": _run_plan, "report": _run_report}
+COMMANDS = {"synth": _run_synth, "plan": _run_plan, "report": _run_report, "cvrp": _run_cvrp}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

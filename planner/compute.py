@@ -62,6 +62,11 @@ class Compute:
                                       max_duration_s, max_routes, self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
+    def route_counts(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s) -> np.ndarray:
+        """Routes a next-fit cut of each tour needs (-1 when a stop fits no route)."""
+        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, *nodes.kernel_args(), cap_kg, cap_n,
+                                          max_duration_s, self.metric, self.scale, backend=self.name))
+
     def improve_intra(self, routes, route_len, route_depot, nodes, max_duration_s, max_passes: int) -> np.ndarray:
         """2-opt and Or-opt inside every route, in place; returns route distances."""
         return to_numpy(api.improve_intra(routes, route_len, route_depot, nodes.a, nodes.b, nodes.service_s,

@@ -105,6 +105,17 @@ def _intra_on(work: RouteSet, dirty: np.ndarray, depot: np.ndarray, nodes: Nodes
     return True
 
 
+def _never_binding_width(routes: RouteSet, fleet: Fleet) -> int:
+    """Padded width no feasible route of these hubs can outgrow: a hub's stops, at most its parcel capacity.
+
+    A width that never binds keeps a hub's search independent of which
+    other hubs share the call (so hub groups give identical plans).
+    """
+    stops = np.bincount(routes.route_hub, weights=routes.route_len, minlength=fleet.size)
+    bound = np.minimum(stops, fleet.capacity_parcels)[np.unique(routes.route_hub)]
+    return int(max(bound.max(initial=0), routes.route_len.max(initial=0), 1))
+
+
 def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, neighbours_k: int,
                    budget_s: float, max_rounds: int) -> tuple[RouteSet, ImproveStats]:
     """Improve all routes in place (returning the compacted set) within ``budget_s`` seconds."""
@@ -112,8 +123,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
     before = total_distance(routes, nodes, compute)
     if routes.size == 0:
         return routes, ImproveStats(before, before, 0, 0, 0.0, False)
-    longest = int(routes.route_len.max())
-    work = routes.widen(max(longest + 8, int(longest * 1.3)))
+    work = routes.widen(_never_binding_width(routes, fleet))
     depot = work.depots(nodes.n_stops)
     hub = work.route_hub
     cap_kg = fleet.capacity_kg[hub].astype(np.float64)

@@ -26,7 +26,7 @@ from planner.assign import assign_stops
 from planner.compute import Compute
 from planner.distributed import InProcess, Runner
 from planner.fleet import Fleet
-from planner.groups import DEFAULT_GROUP_STOPS, Merged, group_inputs, merge_groups, plan_group
+from planner.groups import Merged, group_inputs, merge_groups, plan_group
 from planner.improve import ImproveStats
 from planner.index import build_stops
 from planner.schedule import Schedule
@@ -37,7 +37,7 @@ log = logging.getLogger("hexroute")
 
 #: client-side stages; "hubs" is route + improve + schedule over every hub group
 STAGES = ("validate", "index", "assign", "hubs", "tables")
-#: per-group stage seconds, summed over the groups (worker time on a cluster)
+#: the stages inside a hub group, reported in place of "hubs"
 GROUP_STAGES = ("route", "improve", "schedule")
 SHIPPER_OPERATOR = {"amazon": "amazon"}  # every other shipper bought from the postal carrier
 DEFAULT_SELLER = "usps"
@@ -65,41 +65,40 @@ class Plan:
 
 
 def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
-         progress: bool | None = None, runner: Runner | None = None,
-         group_stops: int = DEFAULT_GROUP_STOPS) -> Plan:
+         progress: bool | None = None, runner: Runner | None = None) -> Plan:
     """Plan a day: parcels and hubs as contract input tables in, a :class:`Plan` out.
 
     ``runner`` decides where the hub groups run (default: in this process);
-    ``group_stops`` is the target size of a hub group in routable stops.
+    ``settings.cluster.group_stops`` is the target size of a hub group in routable stops.
     """
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
         with clock.stage("validate"):
             inputs = contract_io.validate(parcels, hubs)
-        return _plan_inputs(inputs, settings, clock, runner or InProcess(), group_stops)
+        return _plan_inputs(inputs, settings, clock, runner or InProcess())
     finally:
         clock.close()
 
 
 def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path,
-               settings: Settings | None = None, progress: bool | None = None, runner: Runner | None = None,
-               group_stops: int = DEFAULT_GROUP_STOPS) -> Plan:
+               settings: Settings | None = None, progress: bool | None = None,
+               runner: Runner | None = None) -> Plan:
     """Read the input files, plan (see :func:`plan`), and write the outputs to ``out_dir``."""
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
         with clock.stage("validate"):
             inputs = contract_io.load_inputs(parcels_path, hubs_path)
-        result = _plan_inputs(inputs, settings, clock, runner or InProcess(), group_stops)
+        result = _plan_inputs(inputs, settings, clock, runner or InProcess())
     finally:
         clock.close()
     result.write(out_dir)
     return result
 
 
-def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClock, runner: Runner,
-                 group_stops: int) -> Plan:
+def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClock, runner: Runner) -> Plan:
+    group_stops = settings.cluster.group_stops
     backend = resolve(settings.backend)
     compute = Compute(backend, GREAT_CIRCLE, settings.circuity)
     fleet = Fleet.from_table(inputs.hubs)
@@ -111,14 +110,15 @@ def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClo
         # Hilbert keys depend on the bounding box of all stops: computed once, here.
         hilbert = compute.hilbert_keys(stops.lat, stops.lon)
         groups = group_inputs(stops, assignment.hub, assignment.status == 0, hilbert, fleet, settings, group_stops)
-        log.info("planning %d hub groups (%s)", len(groups), runner.describe()["mode"])
+        where = runner.describe()
+        log.info("planning %d hub groups (%s)", len(groups), where["mode"])
         merged = merge_groups(runner.map(plan_group, groups), stops.size)
     with clock.stage("tables"):
         outcome = _StopOutcome.of(assignment, merged.route_reasons, merged.schedule)
         tables = _Tables(inputs, fleet, merged, outcome, stops.parcel_stop)
         summary = _summary(inputs, stops.size, fleet, tables, merged.schedule, settings, backend, merged.improve)
     summary["hub_groups"] = {"groups": len(groups), "group_stops": group_stops, "backends": merged.backends,
-                             **runner.describe()}
+                             "worker_seconds": merged.seconds, **where}
     summary["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", summary["totals"]["parcels_planned"],
              summary["totals"]["parcels"], summary["totals"]["routes"], summary["totals"]["distance_km"])
@@ -126,12 +126,17 @@ def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClo
 
 
 def _timings(client: dict[str, float], merged: Merged) -> dict[str, float]:
-    """Client stage seconds with the groups' route / improve / schedule seconds after "hubs"."""
+    """Wall seconds per stage, adding up to the run's: the "hubs" stage is shared out to route,
+    improve and schedule in proportion to the groups' seconds in each (worker seconds on a cluster)."""
     out: dict[str, float] = {}
+    worker = sum(merged.seconds.values())
     for name, seconds in client.items():
-        out[name] = seconds
-        if name == "hubs":
-            out.update({k: merged.seconds[k] for k in GROUP_STAGES})
+        if name != "hubs":
+            out[name] = seconds
+            continue
+        for stage in GROUP_STAGES:
+            share = merged.seconds[stage] / worker if worker > 0 else float(stage == GROUP_STAGES[0])
+            out[stage] = round(seconds * share, 4)
     return out
 
 

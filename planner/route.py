@@ -5,8 +5,10 @@ candidate, in sweep order around the hub); Split (Prins 2004) cuts it
 optimally under the vehicles' kg and parcel capacities, the shift length and
 the hub's number of vehicles. When the fleet cannot carry everything, stops are
 kept in tier order (priority, express, standard; nearer stops first within a
-tier) and the largest feasible prefix of that order is found by bisection; the
-rest is deferred with a reason.
+tier) and the largest prefix of that order whose Hilbert tour a next-fit cut
+serves with the hub's vehicles is found by bisection (O(n) per step, where
+Split is O(n L)); the rest is deferred with a reason. Next-fit succeeding is a
+feasible cut, so the final fleet-limited Split always finds one.
 """
 from __future__ import annotations
 
@@ -132,29 +134,34 @@ def _split(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _L
     return tour_hub, ptr, tour_nodes, start, cost
 
 
-def _largest_feasible_prefix(builder: _TourBuilder, rank: np.ndarray, count: np.ndarray, short: np.ndarray,
-                             hub: np.ndarray, routable: np.ndarray, nodes: Nodes, limits: _Limits,
-                             compute: Compute) -> np.ndarray:
-    """Per hub, the most stops (in keep order) that Split can route with its fleet (bisection)."""
-    keep = count.copy()
-    lo = np.zeros_like(count)
+def _fleet_fits(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits,
+                compute: Compute) -> np.ndarray:
+    """Per hub, whether its selected stops can be cut into at most ``vehicles`` feasible routes (O(n))."""
+    tour_hub, ptr, tour_nodes = builder.tours(selected)
+    counts = compute.route_counts(ptr, tour_nodes, (nodes.n_stops + tour_hub).astype(np.int32), nodes,
+                                  limits.cap_kg[tour_hub], limits.cap_n[tour_hub], limits.shift_s[tour_hub])
+    fits = np.ones(limits.vehicles.size, dtype=bool)  # a hub with nothing selected fits
+    fits[tour_hub] = (counts >= 0) & (counts <= limits.vehicles[tour_hub])
+    return fits
+
+
+def _largest_feasible_prefix(builder: _TourBuilder, rank: np.ndarray, count: np.ndarray, hub: np.ndarray,
+                             routable: np.ndarray, nodes: Nodes, limits: _Limits, compute: Compute) -> np.ndarray:
+    """Per hub, the most stops (in keep order) its fleet can route, by bisection on the next-fit route count."""
+    safe = np.maximum(hub, 0)
+    short = ~_fleet_fits(builder, routable, nodes, limits, compute)
+    lo = np.where(short, 0, count)
     hi = count.copy()
-    lo[~short] = count[~short]
     while True:
         active = short & (hi - lo > 1)
         if not active.any():
             break
         mid = (lo + hi) // 2
-        trial = np.where(active, mid, lo)
-        selected = routable & (rank < trial[np.maximum(hub, 0)]) & active[np.maximum(hub, 0)]
-        tour_hub, _, _, _, cost = _split(builder, selected, nodes, limits, compute)
-        feasible = np.zeros(count.size, dtype=bool)
-        feasible[tour_hub] = np.isfinite(cost)
-        feasible |= active & (mid == 0)
-        lo = np.where(active & feasible, mid, lo)
-        hi = np.where(active & ~feasible, mid, hi)
-    keep[short] = lo[short]
-    return keep
+        selected = routable & active[safe] & (rank < mid[safe])
+        fits = _fleet_fits(builder, selected, nodes, limits, compute)
+        lo = np.where(active & fits, mid, lo)
+        hi = np.where(active & ~fits, mid, hi)
+    return lo
 
 
 def _keep_rank(hub: np.ndarray, routable: np.ndarray, tier: np.ndarray, dist_to_hub: np.ndarray) -> np.ndarray:
@@ -213,18 +220,20 @@ def build_routes(hub: np.ndarray, routable: np.ndarray, tier: np.ndarray, hilber
     count = np.bincount(hub[routable], minlength=fleet.size).astype(np.int64)
 
     hilbert_tours = _TourBuilder(hub, hilbert)
-    tour_hub, _, _, _, cost = _split(hilbert_tours, routable, nodes, limits, compute)
-    short = np.zeros(fleet.size, dtype=bool)
-    short[tour_hub[~np.isfinite(cost)]] = True
-    keep = _largest_feasible_prefix(hilbert_tours, rank, count, short, hub, routable, nodes, limits, compute)
+    keep = _largest_feasible_prefix(hilbert_tours, rank, count, hub, routable, nodes, limits, compute)
     selected = routable & (rank < keep[safe_hub])
     reasons[routable & ~selected] = REASON_FLEET_FULL
 
     # Final cut: the better of the Hilbert and the sweep tour, hub by hub.
     candidates = [_split(b, selected, nodes, limits, compute)
                   for b in (hilbert_tours, _TourBuilder(hub, _sweep_key(nodes, hub)))]
-    best = np.argmin(np.stack([c[4] for c in candidates]), axis=0)
-    parts = [_restrict(c, best == i) for i, c in enumerate(candidates)]
+    costs = np.stack([c[4] for c in candidates])
+    best = np.argmin(costs, axis=0)
+    uncut = candidates[0][0][~np.isfinite(costs.min(axis=0))]
+    if uncut.size:  # cannot happen when next-fit found a cut; never lose stops if it does
+        lost = selected & np.isin(hub, uncut)
+        reasons[lost] = REASON_FLEET_FULL
+    parts = [_restrict(c, (best == i) & np.isfinite(costs.min(axis=0))) for i, c in enumerate(candidates)]
     route_sets = [_routes_from_split(*p) for p in parts]
     return _concat(route_sets), reasons
 

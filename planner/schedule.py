@@ -60,6 +60,14 @@ class Schedule:
     stop_eta_s: np.ndarray  # int32[S], -1 when not on a route
 
 
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of each row added left to right, so trailing padding never changes the last bit
+    (``ndarray.sum`` adds pairwise, in blocks that depend on the width)."""
+    if x.shape[1] == 0:
+        return np.zeros(x.shape[0])
+    return np.cumsum(x, axis=1)[:, -1]
+
+
 def schedule_routes(routes: RouteSet, nodes: Nodes, compute: Compute, cost: CostSettings) -> Schedule:
     """ETAs (arrival at each stop, seconds after the route starts), durations and costs."""
     legs = leg_table(routes, nodes, compute)
@@ -69,10 +77,10 @@ def schedule_routes(routes: RouteSet, nodes: Nodes, compute: Compute, cost: Cost
     service = np.where(on, nodes.service_s[safe], 0.0)
     # arrival at stop j = driving of legs 0..j + service at stops 0..j-1
     arrive = np.cumsum(legs.seconds[:, :width], axis=1) + np.cumsum(service, axis=1) - service
-    duration = legs.seconds.sum(axis=1) + service.sum(axis=1)
-    distance = legs.distance.sum(axis=1)
-    load = np.where(on, nodes.demand_kg[safe], 0.0).sum(axis=1)
-    parcels = np.where(on, nodes.demand_n[safe], 0.0).sum(axis=1)
+    duration = row_sums(legs.seconds) + row_sums(service)
+    distance = row_sums(legs.distance)
+    load = row_sums(np.where(on, nodes.demand_kg[safe], 0.0))
+    parcels = row_sums(np.where(on, nodes.demand_n[safe], 0.0))
 
     stop_route = np.full(nodes.n_stops, -1, dtype=np.int32)
     stop_seq = np.zeros(nodes.n_stops, dtype=np.int32)

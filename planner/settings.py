@@ -2,7 +2,7 @@
 
 Every key has a default; a TOML file only names what it changes, in sections
 that mirror the dataclasses (``[speeds]``, ``[service]``, ``[cost]``,
-``[revenue]``, ``[improve]``) plus top-level keys.
+``[revenue]``, ``[improve]``, ``[cluster]``) plus top-level keys.
 """
 from __future__ import annotations
 
@@ -116,6 +116,18 @@ class ImproveSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """How hubs are grouped into tasks (in-process and on a Dask cluster alike)."""
+
+    #: target routable stops per hub group; a hub is never split
+    group_stops: int = 25_000
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.group_stops, int) and self.group_stops >= 1):
+            raise SettingsError(f"cluster.group_stops must be an integer >= 1, not {self.group_stops!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a plan depends on besides its inputs."""
 
@@ -130,6 +142,7 @@ class Settings:
     cost: CostSettings = field(default_factory=CostSettings)
     revenue: RevenueSettings = field(default_factory=RevenueSettings)
     improve: ImproveSettings = field(default_factory=ImproveSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.h3_resolution, int) and 0 <= self.h3_resolution <= 15):

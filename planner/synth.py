@@ -64,6 +64,17 @@ PARCELS_PER_ROUTE = (120, 180)
 FLEET_SLACK = 1.15
 CAPACITY_KG = (1000, 1500)
 CAPACITY_PARCELS = (200, 250)
+#: what sizing a fleet by working time assumes (the planner's default speeds and service times):
+#: km/h in dense and in sparse catchments (by mean distance to the hub), seconds per stop,
+#: stops per parcel, usable shift share
+ROUTE_SPEED_KMH = (28.0, 55.0)
+SPARSE_KM = 30.0
+SERVICE_S_PER_STOP = 78.0
+STOPS_PER_PARCEL = 0.85
+SHIFT_USE = 0.85
+CIRCUITY = 1.3
+#: Beardwood-Halton-Hammersley constant: a tour through n random points of area A is ~0.7124 sqrt(n A)
+BHH = 0.7124
 #: daily sorting capacity over expected demand
 DAILY_SLACK = (1.15, 1.35)
 #: parcels assumed per hub when make_hubs is not told the load size
@@ -269,6 +280,7 @@ def make_hubs(n_hubs: int, seed: int = 0, region: str = "national", n_parcels: i
     attrs = _rng(seed, _HUB_ATTRS)
     per_route = attrs.integers(PARCELS_PER_ROUTE[0], PARCELS_PER_ROUTE[1] + 1, n_hubs)
     vehicles = np.maximum(1, np.ceil(demand * FLEET_SLACK / per_route))
+    vehicles = np.maximum(vehicles, np.ceil(FLEET_SLACK * _vehicles_for_time(points, site, label, demand)))
     daily = np.maximum(1, np.ceil(demand * attrs.uniform(*DAILY_SLACK, n_hubs)))
     capacity_kg = np.round(attrs.uniform(*CAPACITY_KG, n_hubs) / 50) * 50
     capacity_parcels = attrs.integers(CAPACITY_PARCELS[0], CAPACITY_PARCELS[1] + 1, n_hubs)
@@ -284,6 +296,26 @@ def make_hubs(n_hubs: int, seed: int = 0, region: str = "national", n_parcels: i
         "daily_capacity": pa.array(np.minimum(daily, INT32_MAX).astype(np.int32)),
     }
     return pa.table([columns[f.name] for f in HUB_SCHEMA], schema=HUB_SCHEMA)
+
+
+def _vehicles_for_time(points: np.ndarray, site: np.ndarray, label: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """Vehicles each hub needs for its working time, not its parcels: sparse catchments are shift-bound.
+
+    Driving within a catchment of area A with n stops is estimated by the
+    BHH tour length, service by a fixed time per stop, and each vehicle loses
+    the drive out to the catchment (twice its mean distance) from its shift.
+    """
+    n_hubs = site.size
+    d_km = np.linalg.norm(points - points[site][label], axis=1)  # unit_xyz is in km
+    count = np.maximum(np.bincount(label, minlength=n_hubs), 1)
+    mean_d = np.bincount(label, weights=d_km, minlength=n_hubs) / count
+    area = 2.0 * np.pi * np.bincount(label, weights=d_km**2, minlength=n_hubs) / count
+    stops = demand * STOPS_PER_PARCEL
+    lo, hi = ROUTE_SPEED_KMH
+    speed = lo + (hi - lo) * np.minimum(1.0, mean_d / SPARSE_KM)
+    work_h = CIRCUITY * BHH * np.sqrt(stops * area) / speed + stops * SERVICE_S_PER_STOP / 3600.0
+    per_vehicle_h = DEFAULT_SHIFT_S / 3600.0 * SHIFT_USE - 2.0 * CIRCUITY * mean_d / speed
+    return work_h / np.maximum(per_vehicle_h, 1.0)
 
 
 @contextlib.contextmanager

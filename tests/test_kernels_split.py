@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kernels._scalar import EUCLID, GREAT_CIRCLE, reference
-from kernels.cpu.split import split_tours
+from kernels.cpu.split import route_counts, split_tours
 
 INF = math.inf
 
@@ -171,3 +171,43 @@ def test_split_rejects_bad_layout():
     with pytest.raises(ValueError, match="cap_n has 2 entries for 1 tours"):
         split_tours(np.array([0, 1]), np.array([1], np.int32), np.array([0], np.int32), *args, one, np.ones(2), one,
                     np.ones(1, np.int32), EUCLID, 1.0)
+
+
+def fewest_routes(tour, depot, nodes, cap_kg, cap_n, max_dur, metric, scale):
+    """Fewest routes over all cut sets (-1 if none is feasible), by brute force."""
+    n = len(tour)
+    best = -1
+    for cuts in itertools.product((0, 1), repeat=max(n - 1, 0)):
+        bounds = [0] + [p + 1 for p in range(n - 1) if cuts[p]] + [n]
+        ok = all(
+            f[2] <= cap_kg and f[3] <= cap_n and f[1] <= max_dur
+            for f in (route_figures(tour[lo:hi], depot, nodes, metric, scale) for lo, hi in zip(bounds, bounds[1:]))
+        )
+        if ok and (best < 0 or len(bounds) - 1 < best):
+            best = len(bounds) - 1
+    return best
+
+
+def test_route_counts_equal_fewest_routes_for_capacities(rng):
+    """Without a shift limit next-fit needs exactly the fewest routes; with one it is a feasible cut."""
+    n_stops = 50
+    nodes = random_nodes(rng, n_stops + 1, EUCLID)
+    nodes["svc"][n_stops:] = 0.0
+    tours = [rng.choice(n_stops, int(rng.integers(1, 10)), replace=False) for _ in range(30)]
+    cap_kg = rng.uniform(8.0, 30.0, len(tours))
+    cap_n = rng.uniform(3.0, 12.0, len(tours))
+    for max_dur in (np.full(len(tours), INF), rng.uniform(500.0, 3000.0, len(tours))):
+        ptr = np.concatenate([[0], np.cumsum([len(t) for t in tours])]).astype(np.int64)
+        flat = np.concatenate(tours).astype(np.int32)
+        counts = route_counts(ptr, flat, np.full(len(tours), n_stops, np.int32), nodes["a"], nodes["b"], nodes["kg"],
+                              nodes["n"], nodes["svc"], nodes["spd"], cap_kg, cap_n, max_dur, EUCLID, 1.0)
+        for t, tour in enumerate(tours):
+            fewest = fewest_routes(list(tour), n_stops, nodes, cap_kg[t], cap_n[t], max_dur[t], EUCLID, 1.0)
+            if np.isinf(max_dur[t]):
+                assert counts[t] == fewest, t
+            else:
+                assert (counts[t] < 0) == (fewest < 0) or counts[t] >= fewest, t
+                if counts[t] > 0:  # a next-fit count is achievable: Split with that fleet finds a cut
+                    _, (_, cost) = run_split([tour], [n_stops], nodes, [cap_kg[t]], [cap_n[t]], [max_dur[t]],
+                                             [counts[t]], EUCLID, 1.0)
+                    assert np.isfinite(cost[0]), t

@@ -251,12 +251,58 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             start[j] = 1
         return cut_cost(start, dd, d0)
 
-    return SimpleNamespace(split_unlimited=split_unlimited, split_layers=split_layers)
+    @jit
+    def greedy_count(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, metric, scale, fws):  # type: ignore[no-untyped-def]
+        """Routes a next-fit cut of one tour needs (each route as long as it stays feasible); -1 if a stop fits no route.
+
+        When a route that is feasible stays feasible with its first or last stop
+        removed (always for capacities; for shifts up to the asymmetry of
+        per-node speeds) next-fit needs the fewest routes, so ``count <= K``
+        is the fleet-limited Split's feasibility test in O(n).
+        """
+        n = nodes.shape[0]
+        if n == 0:
+            return 0
+        dd = slot(fws, n, 0)
+        d0 = slot(fws, n, 1)
+        tt = slot(fws, n, 2)
+        t0 = slot(fws, n, 3)
+        dsum = slot(fws, n, 4)
+        qkg = slot(fws, n, 5)
+        qn = slot(fws, n, 6)
+        tour_legs(nodes, depot, a, b, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg, qn)
+        count = 0
+        i = 0
+        while i < n:
+            load = 0.0
+            parcels = 0.0
+            service = 0.0
+            legs = t0[i]
+            j = i
+            while j < n:
+                node = nodes[j]
+                if j > i:
+                    legs += tt[j - 1]
+                if (load + demand_kg[node] > cap_kg or parcels + demand_n[node] > cap_n
+                        or legs + t0[j] + service + service_s[node] > max_dur):
+                    break
+                load += demand_kg[node]
+                parcels += demand_n[node]
+                service += service_s[node]
+                j += 1
+            if j == i:
+                return -1
+            count += 1
+            i = j
+        return count
+
+    return SimpleNamespace(split_unlimited=split_unlimited, split_layers=split_layers, greedy_count=greedy_count)
 
 
 _split = build_split_core(njit(inline="always", cache=True), _core)
 _split_unlimited = _split.split_unlimited
 _split_layers = _split.split_layers
+_greedy_count = _split.greedy_count
 
 
 @njit(cache=True)
@@ -285,6 +331,18 @@ def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, se
         tour_cost[t] = _split_one(
             tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], max_routes[t], metric, scale, route_start[lo:hi],
+        )
+
+
+@njit(parallel=True, cache=True)
+def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, counts):  # type: ignore[no-untyped-def]
+    for t in prange(counts.shape[0]):
+        lo = tour_ptr[t]
+        hi = tour_ptr[t + 1]
+        fws = np.empty(FLOAT_SLOTS * (hi - lo + 1))
+        counts[t] = _greedy_count(
+            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws,
         )
 
 
@@ -346,3 +404,41 @@ def split_tours(
         int(metric), float(scale), route_start, tour_cost,
     )
     return route_start, tour_cost
+
+
+def route_counts(
+    tour_ptr: np.ndarray,
+    tour_nodes: np.ndarray,
+    tour_depot: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    demand_kg: np.ndarray,
+    demand_n: np.ndarray,
+    service_s: np.ndarray,
+    speed_kmh: np.ndarray,
+    cap_kg: np.ndarray,
+    cap_n: np.ndarray,
+    max_duration_s: np.ndarray,
+    metric: int,
+    scale: float,
+) -> np.ndarray:
+    """Routes a next-fit cut of each tour needs (int32[T]; -1 when a stop fits no route), in O(n).
+
+    The fleet check of :func:`split_tours` in linear time: a tour whose count
+    is at most its fleet can be cut feasibly with that fleet.
+    """
+    f64 = np.float64
+    n_tours = check_tours(tour_ptr, tour_nodes, {
+        "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
+    })
+    counts = np.empty(n_tours, dtype=np.int32)
+    _route_counts(
+        np.ascontiguousarray(tour_ptr, np.int64), np.ascontiguousarray(tour_nodes, np.int32),
+        np.ascontiguousarray(tour_depot, np.int32),
+        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
+        np.ascontiguousarray(demand_kg, f64), np.ascontiguousarray(demand_n, f64),
+        np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
+        np.ascontiguousarray(cap_kg, f64), np.ascontiguousarray(cap_n, f64),
+        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), counts,
+    )
+    return counts

@@ -20,6 +20,7 @@ from kernels.cuda import _core, _launch
 _split = build_split_core(cuda.jit(device=True, inline=True), _core)
 _split_unlimited = _split.split_unlimited
 _split_layers = _split.split_layers
+_greedy_count = _split.greedy_count
 
 
 @cuda.jit
@@ -55,6 +56,42 @@ def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, s
             fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)], iws[INT_SLOTS * base:INT_SLOTS * (base + rows)],
             vk[off:off + size], pk[off:off + size], route_start[lo:hi],
         )
+
+
+@cuda.jit
+def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
+    for t in range(cuda.grid(1), counts.shape[0], cuda.gridsize(1)):
+        lo = tour_ptr[t]
+        hi = tour_ptr[t + 1]
+        base = lo + t
+        rows = hi - lo + 1
+        counts[t] = _greedy_count(
+            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)],
+        )
+
+
+def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
+                 service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int,
+                 scale: float) -> Any:
+    """GPU :func:`kernels.cpu.split.route_counts`: one thread per tour; int32[T] on the device."""
+    ptr_host = np.asarray(_launch.to_host(tour_ptr), dtype=np.int64)
+    n_tours = check_tours(ptr_host, tour_nodes, {
+        "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
+    })
+    counts = _launch.device_empty(n_tours, np.int32)
+    if n_tours == 0:
+        return counts
+    f64, i32 = np.float64, np.int32
+    fws = _launch.device_empty(FLOAT_SLOTS * (int(ptr_host[-1]) + n_tours), f64)
+    _counts_kernel[_launch.launch_config(n_tours)](
+        _launch.to_device(ptr_host, np.int64), _launch.to_device(tour_nodes, i32),
+        _launch.to_device(tour_depot, i32), _launch.to_device(a, f64), _launch.to_device(b, f64),
+        *(_launch.to_device(x, f64) for x in (demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                                              max_duration_s)),
+        int(metric), float(scale), fws, counts,
+    )
+    return counts
 
 
 def split_tours(

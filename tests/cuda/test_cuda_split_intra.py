@@ -59,6 +59,8 @@ def test_split_matches_cpu(rng, small_blocks, metric):
     np.testing.assert_array_equal(_launch.to_host(d_cost), cost)
     assert np.isinf(cost).any() and np.isfinite(cost).sum() > 6 and cost[0] == 0.0
     assert start[-8:].tolist() == [1, 0, 1, 0] * 2  # the fleet-limited launch ran
+    counts = cpu_split.route_counts(*args[:11], max_dur, metric, 1.2)
+    np.testing.assert_array_equal(_launch.to_host(cuda_split.route_counts(*args[:11], max_dur, metric, 1.2)), counts)
 
 
 @pytest.mark.parametrize("metric", [EUCLID, GREAT_CIRCLE])
