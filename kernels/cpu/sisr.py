@@ -1,0 +1,570 @@
+"""SISR ruin-and-recreate with simulated annealing for one depot's routes (CPU).
+
+Slack Induction by String Removals (Christiaens & Vanden Berghe 2020): each
+iteration removes a few *strings* (runs of consecutive stops) from routes
+near a random seed stop, reinserts the removed stops one by one at their
+cheapest feasible position (skipping each position with a small "blink"
+probability), and accepts the result by simulated annealing. Two choices
+keep it linear in the number of stops and fast on large instances:
+
+* granular recreate: a stop is tried only next to its K nearest stops
+  (before or after each one that is routed) or on a new route; all routes
+  are scanned only when none of those positions fits;
+* distances are computed on the fly from coordinates (no distance matrix).
+
+The solution is a doubly linked list per route: ``ns[c] = (succ, pred,
+route)`` with -1 for the depot, and per-route ``ri[r] = (first, last,
+count)``, ``rs[r] = (kg, parcels, duration)``. A rejected move is undone
+from a journal of the rows it touched, so an iteration costs what it
+changes, not O(n).
+
+Determinism: the random stream (xorshift64*) and the temperature depend
+only on the seed and the global iteration index, so running iterations
+``[0, k)`` in any number of chunks gives the same trajectory, and a longer
+run replays a shorter one before going on. The temperature falls
+geometrically from ``t0`` to ``tf`` over cycles that double in length,
+each cycle restarting from the best solution; the best solution found so
+far is kept, so more iterations never give a worse result.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from kernels.cpu._core import leg_seconds, point_distance
+
+# node columns of ``node`` (float64[n + 1, 6]; row n is the depot)
+A, B, KG, NP, SVC, SPD = 0, 1, 2, 3, 4, 5
+# ``ns`` columns (int32[n, 3])
+SUCC, PRED, ROUTE = 0, 1, 2
+# ``ri`` columns (int32[R, 3])
+FIRST, LAST, CARD = 0, 1, 2
+# ``rs`` columns (float64[R, 3])
+LOAD_KG, LOAD_N, DUR = 0, 1, 2
+# ``sc`` entries (float64[4])
+COST, N_ROUTES, BEST_COST, BEST_ROUTES = 0, 1, 2, 3
+# ``prm`` entries (float64[14])
+(P_METRIC, P_SCALE, P_CAP_KG, P_CAP_N, P_MAX_DUR, P_MAX_ROUTES, P_T0, P_TF, P_CBAR, P_LMAX, P_SPLIT_RATE,
+ P_SPLIT_DEPTH, P_BLINK, P_CYCLE0) = range(14)
+N_PARAMS = 14
+#: seconds of slack kept under the shift so a recomputed duration never exceeds it
+DUR_TOL = 1e-6
+#: a solution must be cheaper by more than this to count as a new best
+EPS = 1e-9
+
+
+@njit(cache=True)
+def _rand(rng):  # type: ignore[no-untyped-def]
+    """Next float in [0, 1) of the xorshift64* stream held in ``rng[0]``."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _randint(rng, k):  # type: ignore[no-untyped-def]
+    """Uniform integer in [0, k)."""
+    return min(int(_rand(rng) * k), k - 1)
+
+
+@njit(cache=True)
+def _dist(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
+    return point_distance(metric, scale, node[u, A], node[u, B], node[v, A], node[v, B])
+
+
+@njit(cache=True)
+def _leg(node, d, u, v):  # type: ignore[no-untyped-def]
+    return leg_seconds(d, node[u, SPD], node[v, SPD])
+
+
+@njit(cache=True)
+def seed_rng(seed: int) -> np.ndarray:
+    """A xorshift64* state (uint64[1]) from ``seed`` through splitmix64, never zero."""
+    z = np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    out = np.empty(1, np.uint64)
+    out[0] = z if z != np.uint64(0) else np.uint64(1)
+    return out
+
+
+@njit(cache=True)
+def route_duration(node, ns, ri, r, metric, scale):  # type: ignore[no-untyped-def]
+    """Legs plus service seconds of route ``r``, summed from scratch."""
+    n = ns.shape[0]
+    u = n
+    c = ri[r, FIRST]
+    total = 0.0
+    while c >= 0:
+        total += _leg(node, _dist(node, metric, scale, u, c), u, c) + node[c, SVC]
+        u = c
+        c = ns[c, SUCC]
+    return total + _leg(node, _dist(node, metric, scale, u, n), u, n)
+
+
+@njit(cache=True)
+def load_routes(node, flat, ptr, ns, ri, rs, sc, prm):  # type: ignore[no-untyped-def]
+    """Fill the state from routes ``flat[ptr[r]:ptr[r + 1]]`` (local stop indices); sets cost and route count."""
+    n = ns.shape[0]
+    metric = int(prm[P_METRIC])
+    scale = prm[P_SCALE]
+    ns[:, :] = -1
+    ri[:, :] = -1
+    ri[:, CARD] = 0
+    rs[:, :] = 0.0
+    cost = 0.0
+    routes = 0
+    for r in range(ptr.shape[0] - 1):
+        lo, hi = ptr[r], ptr[r + 1]
+        if hi == lo:
+            continue
+        u = n
+        for p in range(lo, hi):
+            c = flat[p]
+            ns[c, ROUTE] = r
+            ns[c, PRED] = flat[p - 1] if p > lo else -1
+            ns[c, SUCC] = flat[p + 1] if p + 1 < hi else -1
+            rs[r, LOAD_KG] += node[c, KG]
+            rs[r, LOAD_N] += node[c, NP]
+            cost += _dist(node, metric, scale, u, c)
+            u = c
+        cost += _dist(node, metric, scale, u, n)
+        ri[r, FIRST] = flat[lo]
+        ri[r, LAST] = flat[hi - 1]
+        ri[r, CARD] = hi - lo
+        rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
+        routes += 1
+    sc[COST] = cost
+    sc[N_ROUTES] = routes
+    sc[BEST_COST] = cost
+    sc[BEST_ROUTES] = routes
+
+
+@njit(cache=True)
+def export_routes(ns, ri):  # type: ignore[no-untyped-def]
+    """The non-empty routes as (flat int32[n], ptr int64[R' + 1]), in route slot order."""
+    n = ns.shape[0]
+    flat = np.empty(n, np.int32)
+    count = 0
+    for r in range(ri.shape[0]):
+        if ri[r, CARD] > 0:
+            count += 1
+    ptr = np.zeros(count + 1, np.int64)
+    k = 0
+    p = 0
+    for r in range(ri.shape[0]):
+        if ri[r, CARD] == 0:
+            continue
+        c = ri[r, FIRST]
+        while c >= 0:
+            flat[p] = c
+            p += 1
+            c = ns[c, SUCC]
+        k += 1
+        ptr[k] = p
+    return flat[:p], ptr
+
+
+@njit(cache=True)
+def _save_node(x, ns, jn, stamp, jc, it):  # type: ignore[no-untyped-def]
+    if stamp[x] != it:
+        stamp[x] = it
+        k = jc[0]
+        jn[k, 0] = x
+        jn[k, 1] = ns[x, 0]
+        jn[k, 2] = ns[x, 1]
+        jn[k, 3] = ns[x, 2]
+        jc[0] = k + 1
+
+
+@njit(cache=True)
+def _save_route(r, ri, rs, jri, jrf, stamp, jc, it):  # type: ignore[no-untyped-def]
+    if stamp[r] != it:
+        stamp[r] = it
+        k = jc[1]
+        jri[k, 0] = r
+        jri[k, 1] = ri[r, 0]
+        jri[k, 2] = ri[r, 1]
+        jri[k, 3] = ri[r, 2]
+        jrf[k, 0] = rs[r, 0]
+        jrf[k, 1] = rs[r, 1]
+        jrf[k, 2] = rs[r, 2]
+        jc[1] = k + 1
+
+
+@njit(cache=True)
+def _undo(ns, ri, rs, jn, jri, jrf, jc):  # type: ignore[no-untyped-def]
+    """Restore every node and route row saved in the journal."""
+    for k in range(jc[0]):
+        x = jn[k, 0]
+        ns[x, 0] = jn[k, 1]
+        ns[x, 1] = jn[k, 2]
+        ns[x, 2] = jn[k, 3]
+    for k in range(jc[1]):
+        r = jri[k, 0]
+        ri[r, 0] = jri[k, 1]
+        ri[r, 1] = jri[k, 2]
+        ri[r, 2] = jri[k, 3]
+        rs[r, 0] = jrf[k, 0]
+        rs[r, 1] = jrf[k, 1]
+        rs[r, 2] = jrf[k, 2]
+
+
+@njit(cache=True)
+def _remove(c, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Take stop ``c`` out of its route (journaled)."""
+    n = ns.shape[0]
+    r = ns[c, ROUTE]
+    p = ns[c, PRED]
+    q = ns[c, SUCC]
+    _save_node(c, ns, jn, st_n, jc, it)
+    if p >= 0:
+        _save_node(p, ns, jn, st_n, jc, it)
+    if q >= 0:
+        _save_node(q, ns, jn, st_n, jc, it)
+    _save_route(r, ri, rs, jri, jrf, st_r, jc, it)
+    pu = p if p >= 0 else n
+    qu = q if q >= 0 else n
+    d1 = _dist(node, metric, scale, pu, c)
+    d2 = _dist(node, metric, scale, c, qu)
+    d0 = _dist(node, metric, scale, pu, qu)
+    sc[COST] += d0 - d1 - d2
+    if has_dur:
+        rs[r, DUR] += _leg(node, d0, pu, qu) - _leg(node, d1, pu, c) - _leg(node, d2, c, qu) - node[c, SVC]
+    rs[r, LOAD_KG] -= node[c, KG]
+    rs[r, LOAD_N] -= node[c, NP]
+    if p >= 0:
+        ns[p, SUCC] = q
+    else:
+        ri[r, FIRST] = q
+    if q >= 0:
+        ns[q, PRED] = p
+    else:
+        ri[r, LAST] = p
+    ri[r, CARD] -= 1
+    if ri[r, CARD] == 0:
+        sc[N_ROUTES] -= 1
+        rs[r, LOAD_KG] = 0.0
+        rs[r, LOAD_N] = 0.0
+        rs[r, DUR] = 0.0
+    ns[c, SUCC] = -1
+    ns[c, PRED] = -1
+    ns[c, ROUTE] = -1
+
+
+@njit(cache=True)
+def _insert(c, r, p, q, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Put stop ``c`` between ``p`` and ``q`` (-1: depot) of route ``r`` (journaled)."""
+    n = ns.shape[0]
+    _save_node(c, ns, jn, st_n, jc, it)
+    if p >= 0:
+        _save_node(p, ns, jn, st_n, jc, it)
+    if q >= 0:
+        _save_node(q, ns, jn, st_n, jc, it)
+    _save_route(r, ri, rs, jri, jrf, st_r, jc, it)
+    pu = p if p >= 0 else n
+    qu = q if q >= 0 else n
+    d1 = _dist(node, metric, scale, pu, c)
+    d2 = _dist(node, metric, scale, c, qu)
+    d0 = _dist(node, metric, scale, pu, qu)
+    if ri[r, CARD] == 0:
+        sc[N_ROUTES] += 1
+        d0 = 0.0
+    sc[COST] += d1 + d2 - d0
+    if has_dur:
+        rs[r, DUR] += _leg(node, d1, pu, c) + _leg(node, d2, c, qu) - _leg(node, d0, pu, qu) + node[c, SVC]
+    rs[r, LOAD_KG] += node[c, KG]
+    rs[r, LOAD_N] += node[c, NP]
+    if p >= 0:
+        ns[p, SUCC] = c
+    else:
+        ri[r, FIRST] = c
+    if q >= 0:
+        ns[q, PRED] = c
+    else:
+        ri[r, LAST] = c
+    ns[c, SUCC] = q
+    ns[c, PRED] = p
+    ns[c, ROUTE] = r
+    ri[r, CARD] += 1
+
+
+@njit(cache=True)
+def _position_delta(node, ns, rs, c, p, q, r, metric, scale, has_dur, max_dur):  # type: ignore[no-untyped-def]
+    """Added distance of ``c`` between ``p`` and ``q`` in route ``r``, +inf if over the shift."""
+    n = ns.shape[0]
+    pu = p if p >= 0 else n
+    qu = q if q >= 0 else n
+    d1 = _dist(node, metric, scale, pu, c)
+    d2 = _dist(node, metric, scale, c, qu)
+    d0 = _dist(node, metric, scale, pu, qu)
+    delta = d1 + d2 - d0
+    if has_dur:
+        dur = rs[r, DUR] + _leg(node, d1, pu, c) + _leg(node, d2, c, qu) - _leg(node, d0, pu, qu) + node[c, SVC]
+        if dur > max_dur - DUR_TOL:
+            return math.inf
+    return delta
+
+
+@njit(cache=True)
+def _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur):  # type: ignore[no-untyped-def]
+    """Cheapest feasible (route, pred, succ) for ``c``: granular first, then a new route, then every route.
+
+    Returns route -1 when nothing fits (the fleet is full).
+    """
+    n = ns.shape[0]
+    metric = int(prm[P_METRIC])
+    scale = prm[P_SCALE]
+    cap_kg = prm[P_CAP_KG]
+    cap_n = prm[P_CAP_N]
+    max_dur = prm[P_MAX_DUR]
+    blink = prm[P_BLINK]
+    kg = node[c, KG]
+    np_ = node[c, NP]
+    best = math.inf
+    br = -1
+    bp = -1
+    bq = -1
+    for j in range(nbr.shape[1]):
+        v = nbr[c, j]
+        if v < 0:
+            break
+        r = ns[v, ROUTE]
+        if r < 0 or rs[r, LOAD_KG] + kg > cap_kg or rs[r, LOAD_N] + np_ > cap_n:
+            continue
+        for side in range(2):
+            if _rand(rng) < blink:
+                continue
+            if side == 0:
+                p = ns[v, PRED]
+                q = v
+            else:
+                p = v
+                q = ns[v, SUCC]
+            delta = _position_delta(node, ns, rs, c, p, q, r, metric, scale, has_dur, max_dur)
+            if delta < best:
+                best = delta
+                br = r
+                bp = p
+                bq = q
+    if sc[N_ROUTES] < prm[P_MAX_ROUTES]:
+        d = 2.0 * _dist(node, metric, scale, n, c)
+        fits = True
+        if has_dur:
+            fits = 2.0 * _leg(node, d * 0.5, n, c) + node[c, SVC] <= max_dur - DUR_TOL
+        if fits and d < best:
+            best = d
+            br = -2
+            bp = -1
+            bq = -1
+    if br == -1:  # no neighbour position fits and no new route: scan every route
+        for r in range(ri.shape[0]):
+            if ri[r, CARD] == 0 or rs[r, LOAD_KG] + kg > cap_kg or rs[r, LOAD_N] + np_ > cap_n:
+                continue
+            p = -1
+            q = ri[r, FIRST]
+            while True:
+                delta = _position_delta(node, ns, rs, c, p, q, r, metric, scale, has_dur, max_dur)
+                if delta < best:
+                    best = delta
+                    br = r
+                    bp = p
+                    bq = q
+                if q < 0:
+                    break
+                p = q
+                q = ns[q, SUCC]
+    if br == -2:
+        for r in range(ri.shape[0]):
+            if ri[r, CARD] == 0:
+                br = r
+                break
+    return br, bp, bq
+
+
+@njit(cache=True)
+def _ruin(node, nbr, ns, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Remove strings from routes near a random seed stop; returns (removed count, ruined route count)."""
+    n = ns.shape[0]
+    metric = int(prm[P_METRIC])
+    scale = prm[P_SCALE]
+    avg_card = n / max(sc[N_ROUTES], 1.0)
+    ls_max = min(prm[P_LMAX], avg_card)
+    ks_max = 4.0 * prm[P_CBAR] / (1.0 + ls_max) - 1.0
+    ks = int(_rand(rng) * ks_max) + 1
+    seed = _randint(rng, n)
+    n_rem = 0
+    n_ruined = 0
+    for j in range(-1, nbr.shape[1]):
+        if n_ruined >= ks:
+            break
+        c = seed if j < 0 else nbr[seed, j]
+        if c < 0:
+            break
+        r = ns[c, ROUTE]
+        if r < 0:
+            continue
+        done = False
+        for k in range(n_ruined):
+            if ruined[k] == r:
+                done = True
+        if done:
+            continue
+        card = ri[r, CARD]
+        # the route in order, and c's position in it
+        pos = 0
+        x = ri[r, FIRST]
+        m = 0
+        while x >= 0:
+            tmp[m] = x
+            if x == c:
+                pos = m
+            m += 1
+            x = ns[x, SUCC]
+        l_max = min(float(card), ls_max)
+        ell = min(int(_rand(rng) * l_max) + 1, card)
+        keep = 0
+        if ell < card and _rand(rng) < prm[P_SPLIT_RATE]:
+            keep = 1
+            while ell + keep < card and _rand(rng) > prm[P_SPLIT_DEPTH]:
+                keep += 1
+        width = ell + keep
+        lo = max(0, pos - width + 1)
+        hi = min(pos, card - width)
+        start = lo + _randint(rng, hi - lo + 1)
+        kept_at = start + _randint(rng, ell + 1) if keep > 0 else card
+        for t in range(start, start + width):
+            if t >= kept_at and t < kept_at + keep:
+                continue
+            _remove(tmp[t], node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
+            removed[n_rem] = tmp[t]
+            n_rem += 1
+        ruined[n_ruined] = r
+        n_ruined += 1
+    return n_rem, n_ruined
+
+
+@njit(cache=True)
+def _order(node, removed, k, rng, key):  # type: ignore[no-untyped-def]
+    """Reorder ``removed[:k]`` for recreate: random (4), demand (4), far (2) or close (1) first."""
+    n = node.shape[0] - 1
+    u = _rand(rng) * 11.0
+    for i in range(k - 1, 0, -1):  # shuffle first: ties in the sorts below are broken at random
+        j = _randint(rng, i + 1)
+        removed[i], removed[j] = removed[j], removed[i]
+    if u < 4.0:
+        return
+    for i in range(k):
+        c = removed[i]
+        if u < 8.0:
+            key[i] = -node[c, KG]
+        else:
+            dx = node[c, A] - node[n, A]
+            dy = node[c, B] - node[n, B]
+            key[i] = -(dx * dx + dy * dy) if u < 10.0 else dx * dx + dy * dy
+    for i in range(1, k):  # insertion sort: k is small
+        c = removed[i]
+        kc = key[i]
+        j = i - 1
+        while j >= 0 and key[j] > kc:
+            removed[j + 1] = removed[j]
+            key[j + 1] = key[j]
+            j -= 1
+        removed[j + 1] = c
+        key[j + 1] = kc
+
+
+@njit(cache=True)
+def _copy_state(ns, ri, rs, ns2, ri2, rs2):  # type: ignore[no-untyped-def]
+    ns2[:, :] = ns
+    ri2[:, :] = ri
+    rs2[:, :] = rs
+
+
+@njit(cache=True)
+def _cycle(it, cycle0):  # type: ignore[no-untyped-def]
+    """(start, length) of the annealing cycle holding iteration ``it``; lengths double from ``cycle0``."""
+    start = 0
+    length = cycle0
+    while it >= start + length:
+        start += length
+        length *= 2
+    return start, length
+
+
+@njit(cache=True)
+def run(node, nbr, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
+    """Run SISR iterations ``[it0, it1)`` on the state, keeping the best solution in ``best_*``.
+
+    ``node`` is float64[n + 1, 6] (columns A, B, KG, NP, SVC, SPD; row n the
+    depot), ``nbr`` int32[n, K] the nearest stops of each stop (-1 padded),
+    ``prm`` the float64[N_PARAMS] parameters. Returns the number of accepted moves.
+    """
+    n = ns.shape[0]
+    n_routes_max = ri.shape[0]
+    metric = int(prm[P_METRIC])
+    scale = prm[P_SCALE]
+    max_dur = prm[P_MAX_DUR]
+    has_dur = max_dur < math.inf
+    t0 = prm[P_T0]
+    tf = prm[P_TF]
+    cycle0 = max(int(prm[P_CYCLE0]), 1)
+    removed = np.empty(n, np.int32)
+    ruined = np.empty(n_routes_max, np.int32)
+    tmp = np.empty(n, np.int32)
+    key = np.empty(n, np.float64)
+    jn = np.empty((3 * n + 3, 4), np.int32)
+    jri = np.empty((n_routes_max, 4), np.int32)
+    jrf = np.empty((n_routes_max, 3), np.float64)
+    st_n = np.full(n, -1, np.int64)
+    st_r = np.full(n_routes_max, -1, np.int64)
+    jc = np.zeros(2, np.int64)
+    accepted = 0
+    if n == 0:
+        return 0
+    for it in range(it0, it1):
+        start, length = _cycle(it, cycle0)
+        if it == start and it > 0:
+            _copy_state(best_ns, best_ri, best_rs, ns, ri, rs)
+            sc[COST] = sc[BEST_COST]
+            sc[N_ROUTES] = sc[BEST_ROUTES]
+        temp = t0 * (tf / t0) ** ((it - start) / length)
+        cost0 = sc[COST]
+        routes0 = sc[N_ROUTES]
+        jc[0] = 0
+        jc[1] = 0
+        n_rem, n_ruined = _ruin(node, nbr, ns, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp,
+                                jn, jri, jrf, st_n, st_r, jc, it)
+        _order(node, removed, n_rem, rng, key)
+        ok = True
+        for i in range(n_rem):
+            c = removed[i]
+            r, p, q = _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur)
+            if r < 0:
+                ok = False
+                break
+            _insert(c, r, p, q, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
+        if ok and has_dur:  # exact durations of every touched route (removals may lengthen a leg's time)
+            for k in range(jc[1]):
+                r = jri[k, 0]
+                if ri[r, CARD] > 0:
+                    rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
+                    if rs[r, DUR] > max_dur:
+                        ok = False
+        if ok and sc[COST] < cost0 - temp * math.log(1.0 - _rand(rng)):
+            accepted += 1
+            if sc[COST] < sc[BEST_COST] - EPS:
+                _copy_state(ns, ri, rs, best_ns, best_ri, best_rs)
+                sc[BEST_COST] = sc[COST]
+                sc[BEST_ROUTES] = sc[N_ROUTES]
+        else:
+            _undo(ns, ri, rs, jn, jri, jrf, jc)
+            sc[COST] = cost0
+            sc[N_ROUTES] = routes0
+    return accepted
