@@ -148,8 +148,8 @@ def plan_group(group: GroupInput) -> GroupResult:
     routes, reasons = build_routes(group.hub, np.ones(group.size, dtype=bool), group.tier, group.hilbert, nodes,
                                    group.fleet, compute)
     t1 = time.perf_counter()
-    routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve.neighbours,
-                                   group.budget_s, settings.improve.max_rounds)
+    routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve, group.budget_s,
+                                   settings.seed, hub_key=group.hubs)
     t2 = time.perf_counter()
     schedule = schedule_routes(routes, nodes, compute, settings.cost)
     seconds = {"route": t1 - t0, "improve": t2 - t1, "schedule": time.perf_counter() - t2}

@@ -1,12 +1,14 @@
 """Stage 5, improve: local search on all routes at once under a time budget.
 
-Each round runs the intra-route kernel (2-opt and Or-opt to a local optimum
+Local search first: each round runs the intra-route kernel (2-opt and Or-opt to a local optimum
 in every route) and then a batch of inter-route rounds (relocate, swap,
 2-opt* between routes of one hub, restricted to granular neighbour lists of
 the k nearest stops). It stops at a local optimum of both neighbourhoods, at
 ``max_rounds``, or when the time budget is spent. The work done is bounded by
 rounds, not by the clock, so that a run that finishes within its budget is
 deterministic; a run cut short by the clock says so in its statistics.
+Then SISR ruin-and-recreate (:mod:`planner.search`) escapes the local
+optimum, bounded the same way by iterations per stop.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from kernels import GREAT_CIRCLE
 from planner.compute import Compute
 from planner.fleet import Fleet, Nodes
 from planner.route import RouteSet
+from planner.settings import ImproveSettings
 
 #: inter-route rounds per call of the inter kernel between intra passes
 INTER_ROUNDS_PER_STEP = 25
@@ -116,9 +119,19 @@ def _never_binding_width(routes: RouteSet, fleet: Fleet) -> int:
     return int(max(bound.max(initial=0), routes.route_len.max(initial=0), 1))
 
 
-def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, neighbours_k: int,
-                   budget_s: float, max_rounds: int) -> tuple[RouteSet, ImproveStats]:
-    """Improve all routes in place (returning the compacted set) within ``budget_s`` seconds."""
+def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, settings: ImproveSettings,
+                   budget_s: float, seed: int, hub_key: np.ndarray | None = None) -> tuple[RouteSet, ImproveStats]:
+    """Improve all routes (returning the compacted set) within ``budget_s`` seconds.
+
+    First the local-search kernels to a local optimum of both neighbourhoods,
+    then SISR ruin-and-recreate (:mod:`planner.search`) hub by hub for
+    ``settings.search_iterations_per_stop`` iterations per stop, on as many
+    threads as Numba has, with what is left of the budget as a cap. Each hub's
+    search is seeded from ``seed`` and its ``hub_key`` (default: its index in
+    ``fleet``): give the run-wide hub index so that a hub's plan does not
+    depend on which other hubs share the call.
+    """
+    neighbours_k, max_rounds = settings.neighbours, settings.max_rounds
     t0 = time.perf_counter()
     before = total_distance(routes, nodes, compute)
     if routes.size == 0:
@@ -149,5 +162,29 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
         if applied == 0:
             break
     result = work.compact()
+    left = budget_s - (time.perf_counter() - t0)
+    if finished and settings.search_iterations_per_stop > 0 and result.size:
+        if left <= 0:
+            finished = False
+        else:
+            key = np.arange(fleet.size) if hub_key is None else np.asarray(hub_key)
+            result, finished = _search(result, nodes, fleet, compute, settings, left, seed, key)
     after = total_distance(result, nodes, compute)
     return result, ImproveStats(before, after, rounds, moves, time.perf_counter() - t0, not finished)
+
+
+def _search(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, settings: ImproveSettings,
+            seconds: float, seed: int, hub_key: np.ndarray) -> tuple[RouteSet, bool]:
+    """SISR on every hub's routes; returns the routes and whether it finished before the clock."""
+    import numba
+
+    from planner.search import search
+
+    hub = routes.route_hub
+    t_end = time.perf_counter() + seconds
+    out = search(routes, nodes, fleet.capacity_kg[hub].astype(np.float64),
+                 fleet.capacity_parcels[hub].astype(np.float64), fleet.shift_s[hub].astype(np.float64), hub_key[hub],
+                 compute.metric, compute.scale, seconds, seed, neighbours_k=settings.search_neighbours,
+                 max_routes=fleet.vehicles[hub].astype(np.float64),
+                 iterations_per_stop=settings.search_iterations_per_stop, workers=numba.get_num_threads())
+    return out, time.perf_counter() < t_end

@@ -117,14 +117,17 @@ def _params(group: Group, cost: float, edges: int, params: SisrParams) -> np.nda
 
 
 def improve_group(group: Group, flat: np.ndarray, ptr: np.ndarray, seconds: float, seed: int,
-                  iterations: int | None = None, params: SisrParams = SisrParams()) -> GroupResult:
+                  iterations: int | None = None, params: SisrParams = SisrParams(),
+                  clock_stops: bool | None = None) -> GroupResult:
     """Search from the routes ``flat[ptr[r]:ptr[r + 1]]`` until ``seconds`` or ``iterations`` run out.
 
     The trajectory depends only on ``seed`` and the iteration index, so the
     same seed and iteration count give the same routes, and a longer run is
     never worse than a shorter one. The input routes must be feasible; the
-    result is never longer than they are.
+    result is never longer than they are. The clock stops a run that has no
+    ``iterations`` bound; ``clock_stops=True`` makes it a cap on one that has.
     """
+    clock_stops = iterations is None if clock_stops is None else clock_stops
     t_end = time.perf_counter() + max(seconds, 0.0)
     n = group.n
     n_slots = max(n, ptr.size - 1) + 1
@@ -149,7 +152,7 @@ def improve_group(group: Group, flat: np.ndarray, ptr: np.ndarray, seconds: floa
         step = min(CHUNK, limit - done)
         sisr.run(group.node, group.neighbours, ns, ri, rs, sc, *best, prm, rng, done, done + step)
         done += step
-        if iterations is None and time.perf_counter() >= t_end:
+        if clock_stops and time.perf_counter() >= t_end:
             break
     out_flat, out_ptr = sisr.export_routes(best[0], best[1])
     return GroupResult(out_flat, out_ptr, float(sc[sisr.BEST_COST]), done)
@@ -181,31 +184,57 @@ def _group_of(routes: RouteSet, rows: np.ndarray, nodes: Nodes, cap_kg: np.ndarr
 def search(routes: RouteSet, nodes: Nodes, cap_kg: np.ndarray, cap_n: np.ndarray, max_duration_s: np.ndarray,
            route_group: np.ndarray, metric: int, scale: float, seconds: float, seed: int, neighbours_k: int = 40,
            max_routes: np.ndarray | None = None, iterations: int | None = None,
-           params: SisrParams = SisrParams()) -> RouteSet:
+           params: SisrParams = SisrParams(), iterations_per_stop: float | None = None,
+           workers: int = 1) -> RouteSet:
     """Improve feasible routes of many independent groups (hubs) within ``seconds``.
 
     ``cap_kg``, ``cap_n``, ``max_duration_s`` (+inf: no shift limit) and the
     optional ``max_routes`` (vehicles of the route's group) are per route;
     routes with equal ``route_group`` share a depot (their ``route_hub``) and
-    exchange stops. Groups run one after another; each gets the remaining
-    time in proportion to its share of the remaining stops. ``iterations``
-    bounds the work per group instead of the clock (deterministic runs).
-    Returns the compacted routes, ordered by group; each group's distance is
-    never above its input distance.
+    exchange stops. Without a work bound groups run one after another, each
+    getting the remaining time in proportion to its share of the remaining
+    stops. ``iterations`` (per group) or ``iterations_per_stop`` bound the
+    work instead (deterministic runs); the clock then only caps it, and
+    ``workers`` threads search groups side by side (the compiled search
+    releases the GIL), largest first. Each group's seed derives from ``seed``
+    and its group id, so a group's result does not depend on the others in
+    the call. Returns the compacted routes, ordered by group; each group's
+    distance is never above its input distance.
     """
     t_end = time.perf_counter() + max(seconds, 0.0)
     route_group = np.asarray(route_group)
     keep = np.flatnonzero(routes.route_len > 0)
-    groups = [keep[route_group[keep] == g] for g in np.unique(route_group[keep])]
+    ids = np.unique(route_group[keep])
+    groups = [keep[route_group[keep] == g] for g in ids]
+    bounded = iterations is not None or iterations_per_stop is not None
     left = int(routes.route_len[keep].sum())
-    out_routes: list[np.ndarray] = []
-    out_hub: list[int] = []
-    for g, rows in enumerate(groups):
+
+    def one(k: int) -> tuple[np.ndarray, GroupResult]:
+        nonlocal left
+        rows = groups[k]
         group, stops, flat, ptr = _group_of(routes, rows, nodes, cap_kg, cap_n, max_duration_s, max_routes,
                                             metric, scale, neighbours_k)
+        group_seed = int(seed) * 1_000_003 + int(ids[k])
+        if bounded:
+            work = iterations if iterations is not None else int(np.ceil(iterations_per_stop * group.n))
+            return stops, improve_group(group, flat, ptr, t_end - time.perf_counter(), group_seed, work, params,
+                                        clock_stops=True)
         share = max(t_end - time.perf_counter(), 0.0) * group.n / max(left, 1)
         left -= group.n
-        result = improve_group(group, flat, ptr, share, seed + g, iterations, params)
+        return stops, improve_group(group, flat, ptr, share, group_seed, None, params)
+
+    if bounded and workers > 1 and len(groups) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        order = sorted(range(len(groups)), key=lambda k: (-int(routes.route_len[groups[k]].sum()), k))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = dict(zip(order, pool.map(one, order)))
+        results = [done[k] for k in range(len(groups))]
+    else:
+        results = [one(k) for k in range(len(groups))]
+    out_routes: list[np.ndarray] = []
+    out_hub: list[int] = []
+    for rows, (stops, result) in zip(groups, results):
         for r in range(result.ptr.size - 1):
             out_routes.append(stops[result.flat[result.ptr[r]:result.ptr[r + 1]]])
             out_hub.append(int(routes.route_hub[rows[0]]))

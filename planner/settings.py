@@ -99,6 +99,10 @@ class ImproveSettings:
     #: seconds for the improve stage; None scales with the number of stops
     time_budget_s: float | None = None
     max_rounds: int = 200
+    #: SISR ruin-and-recreate iterations per stop after the local search (0: none)
+    search_iterations_per_stop: float = 4.0
+    #: nearest stops where SISR tries to re-insert a removed stop
+    search_neighbours: int = 40
 
     def __post_init__(self) -> None:
         if not (isinstance(self.neighbours, int) and 1 <= self.neighbours <= 64):
@@ -107,12 +111,16 @@ class ImproveSettings:
             _non_negative("improve", time_budget_s=self.time_budget_s)
         if not (isinstance(self.max_rounds, int) and self.max_rounds >= 0):
             raise SettingsError(f"improve.max_rounds must be an integer >= 0, not {self.max_rounds!r}")
+        _non_negative("improve", search_iterations_per_stop=self.search_iterations_per_stop)
+        if not (isinstance(self.search_neighbours, int) and 1 <= self.search_neighbours <= 128):
+            raise SettingsError(
+                f"improve.search_neighbours must be an integer in [1, 128], not {self.search_neighbours!r}")
 
     def budget_for(self, n_stops: int) -> float:
         """The improve stage's time budget for ``n_stops`` stops."""
         if self.time_budget_s is not None:
             return float(self.time_budget_s)
-        return min(60.0, 2.0 + n_stops * 2e-5)
+        return min(90.0, 5.0 + n_stops * 6e-5)
 
 
 @dataclass(frozen=True)

@@ -498,7 +498,7 @@ def _cycle(it, cycle0):  # type: ignore[no-untyped-def]
     return start, length
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run(node, nbr, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
     """Run SISR iterations ``[it0, it1)`` on the state, keeping the best solution in ``best_*``.
 
