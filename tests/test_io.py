@@ -527,3 +527,35 @@ def test_bad_output_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid output name"):
         io.write_outputs(tmp_path / "run", {}, {name: {}})
     assert list(tmp_path.iterdir()) == []
+
+
+KILL_SCRIPT = """
+import sys, time
+import pyarrow as pa
+from planner import io, schemas
+
+real = io._write_table
+def slow(path, name, table):
+    real(path, name, table)
+    print("wrote", name, flush=True)
+    time.sleep(60)  # killed here, half way through the outputs
+io._write_table = slow
+table = schemas.table_from_columns(schemas.REJECTS_SCHEMA, {"row": [0], "file": ["parcels"], "id": ["p"],
+                                                            "reason": ["r"]})
+io.write_outputs(sys.argv[1], {"rejects": table, "routes": table.slice(0, 0)}, {"summary": {}})
+"""
+
+
+def test_killed_writer_leaves_no_target(tmp_path: Path) -> None:
+    """SIGKILL in the middle of writing: the target directory never appears half written."""
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "plan"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(target)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("wrote")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
