@@ -7,7 +7,7 @@ HUBS ?= 200
 REGION ?= national
 RUN_DIR ?= runs/demo
 
-.PHONY: run test install install-test synth plan clean
+.PHONY: run test install install-test synth plan clean bench bench-gpu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,23 @@ run: plan
 test: install-test
 	$(PY) -m pytest tests
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cuda -p no:cacheprovider -o addopts=-q
+
+# Benchmarks (never part of `make test`): CPU figures on any machine ...
+bench: install
+	$(PY) -m pip install -q -e '.[peers]'
+	$(PY) bench/kernels.py --sizes 1000000 --repeats 5
+	$(PY) bench/national.py --sizes 10000,100000,1000000 --repeats 3 --pyvrp-hubs 5
+	$(PY) bench/cvrplib.py --seconds 10
+
+# ... and on a GPU node: the CUDA tests on the device, then the GPU benchmarks
+# (CUDA 12 wheels; use CUPY=cupy-cuda13x on CUDA 13).
+CUPY ?= cupy-cuda12x
+bench-gpu: install-test
+	$(PY) -m pip install -q $(CUPY)
+	$(PY) -m pytest tests/cuda -p no:cacheprovider -o addopts=-q
+	$(PY) bench/kernels.py --backend cuda --sizes 1000000,10000000 --repeats 5 --json bench/results/kernels-cuda.json
+	$(PY) bench/national.py --backend cuda --sizes 1000000,10000000 --parcels-per-hub 5000 --repeats 3 \
+		--json bench/results/national-cuda.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
