@@ -279,6 +279,26 @@ def test_random_runs_keep_plan_rules_and_shorten(metric: int, seed: int, n_stops
     assert rounds > 0
 
 
+@pytest.mark.parametrize("metric,seed,spare,slack", [(0, 31, 2, 1.15), (1, 32, 3, 1.02), (2, 33, 1, 1.3),
+                                                     (1, 34, 2, 0.95)])
+def test_cached_moves_equal_fresh_evaluation(metric: int, seed: int, spare: int, slack: float) -> None:
+    # A call with max_rounds=1 evaluates every stop from scratch; a long call re-evaluates only
+    # the stops around the routes the last round changed. Empty routes opening and closing, and
+    # limits tight enough to bind, exercise every reason for a cached move to go stale.
+    start = random_instance(seed, metric, n_hubs=2, n_stops=70, per_route=6, k=5, slack=slack, spare=spare)
+    fresh = start.copy()
+    history = []
+    while improve_inter(*fresh.args(), 1) > 0:
+        history.append(fresh.lists())
+    assert len(history) > 3
+    for rounds in (2, len(history)):
+        cached = start.copy()
+        improve_inter(*cached.args(), rounds)
+        assert cached.lists() == history[rounds - 1]
+    np.testing.assert_array_equal(cached.routes, fresh.routes)
+    np.testing.assert_array_equal(cached.route_len, fresh.route_len)
+
+
 def test_interleaved_routes_are_untangled() -> None:
     # two routes alternating between a left and a right column of stops
     left = [(-10.0, float(y)) for y in range(1, 6)]

@@ -1,4 +1,10 @@
-"""Intra-route 2-opt + Or-opt (kernels.cpu.intra): a visible optimum, invariants, local optimality, parity."""
+"""Intra-route 2-opt + Or-opt (kernels.cpu.intra): a visible optimum, invariants, local optimality, parity.
+
+Routes of more than FULL_UPTO stops are searched granularly (with don't-look
+bits) and every granular optimum is confirmed by a full pass, so a converged
+route has no improving move of the full neighbourhood in either mode; the
+parity tests replay both schedules naively.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +13,7 @@ import numpy as np
 import pytest
 
 from kernels._scalar import EUCLID, EUCLID_ROUND, GREAT_CIRCLE, reference
-from kernels.cpu.intra import DUR_TOL, EPS, OR_MAX, improve_intra
+from kernels.cpu.intra import DUR_TOL, EPS, FULL_UPTO, OR_MAX, improve_intra
 
 INF = math.inf
 
@@ -22,10 +28,17 @@ def figures(path, a, b, svc, spd, metric, scale):
     return dist, legs + sum(svc[u] for u in path[1:-1])
 
 
-def anchor_moves(path, i):
-    """Every candidate move of anchor ``i``, in the kernel's candidate-index order, as new paths."""
+def anchor_candidates(path, i):
+    """Every candidate move of anchor ``i`` in the kernel's candidate-index order.
+
+    Each as (new path, stops at the ends of changed edges, new edges as (x, y) pairs where the
+    move is granular if y is among x's nearest nodes).
+    """
     n = len(path) - 2
-    moves = [path[:i] + path[i:j + 1][::-1] + path[j + 1:] for j in range(i + 1, n + 1)]
+    out = []
+    for j in range(i + 1, n + 1):
+        edges = ((path[i - 1], path[j]), (path[i], path[j + 1]))
+        out.append((path[:i] + path[i:j + 1][::-1] + path[j + 1:], {path[i - 1], path[i], path[j], path[j + 1]}, edges))
     for k in range(1, min(OR_MAX, n - i + 1) + 1):
         e = i + k - 1
         seg = path[i:e + 1]
@@ -35,27 +48,66 @@ def anchor_moves(path, i):
                 continue
             pos = u + 1 if u < i else u - k + 1
             for rev in (0, 1) if k > 1 else (0,):
-                moves.append(rest[:pos] + (seg[::-1] if rev else seg) + rest[pos:])
-    return moves
+                first, last = (seg[-1], seg[0]) if rev else (seg[0], seg[-1])
+                touched = {path[i - 1], path[e + 1], path[u], path[u + 1], seg[0], seg[-1]}
+                out.append((rest[:pos] + (seg[::-1] if rev else seg) + rest[pos:], touched,
+                            ((first, path[u]), (last, path[u + 1]))))
+    return out
 
 
-def naive_improve(path, a, b, svc, spd, max_dur, metric, scale, max_passes):
-    """The kernel's search written plainly: per anchor, the first best acceptable move by full recomputation."""
+def anchor_moves(path, i):
+    """Every candidate move of anchor ``i``, in the kernel's candidate-index order, as new paths."""
+    return [new for new, _, _ in anchor_candidates(path, i)]
+
+
+def nearest_lists(path, k, a, b, metric, scale):
+    """Each node's k nearest other nodes of the route (depot included), nearest first, ties by route order."""
+    local = path[:-1]
+    return {x: set(sorted((y for y in local if y != x),
+                          key=lambda y: (reference.point_distance(metric, scale, a[x], b[x], a[y], b[y]),
+                                         local.index(y)))[:k]) for x in local}
+
+
+def naive_improve(path, a, b, svc, spd, max_dur, metric, scale, max_passes, granular_k=0):
+    """The kernel's search written plainly, by full recomputation of every candidate path.
+
+    Per anchor the first best acceptable move; granular routes scan only moves whose new edges
+    join a node to one of its nearest nodes and skip anchors whose don't-look bits sleep; their
+    first don't-look optimum gets one full pass, later ones wake every bit.
+    """
     path = list(path)
+    n = len(path) - 2
+    near = nearest_lists(path, granular_k, a, b, metric, scale) if n > FULL_UPTO and granular_k > 0 else None
+    full = near is None
+    awake = set(path[1:-1])
+    sweep, checked = True, False
     for _ in range(max_passes):
         moved = False
-        for i in range(1, len(path) - 1):
+        for i in range(1, n + 1):
+            if not (full or path[i] in awake or path[i - 1] in awake):
+                continue
             dist, dur = figures(path, a, b, svc, spd, metric, scale)
-            best, best_path = -EPS, None
-            for new in anchor_moves(path, i):
+            best, best_move = -EPS, None
+            for new, touched, edges in anchor_candidates(path, i):
+                if not full and not any(y in near[x] for x, y in edges):
+                    continue
                 nd, ndur = figures(new, a, b, svc, spd, metric, scale)
                 ok = ndur <= max_dur - DUR_TOL or (ndur <= dur and dur > max_dur)
                 if nd - dist < best and ok:
-                    best, best_path = nd - dist, new
-            if best_path is not None:
-                path, moved = best_path, True
-        if not moved:
+                    best, best_move = nd - dist, (new, touched)
+            if best_move is not None:
+                awake |= best_move[1] - {path[0]}
+                path, moved = best_move[0], True
+            elif not full:
+                awake.discard(path[i])
+        if moved:
+            full = sweep = near is None
+        elif sweep:
             break
+        elif checked:
+            awake, sweep = set(path[1:-1]), True
+        else:
+            full = sweep = checked = True
     return path
 
 
@@ -117,10 +169,15 @@ def test_random_routes_shorter_feasible_permuted(rng, metric, scale):
     assert (after[~feasible, 1] <= before[~feasible, 1] + 1e-6).all()
 
 
-def test_no_improving_two_opt_or_or_opt_remains(rng):
-    a, b, svc, spd, routes_list, depots = random_instance(rng, 8, 40, GREAT_CIRCLE)
+@pytest.mark.parametrize("granular_k", [0, 4])
+def test_no_improving_move_remains(rng, granular_k):
+    # Full search (granular_k = 0, and every route up to FULL_UPTO stops): no improving 2-opt or
+    # Or-opt move at all. Granular search: none among the moves of the granular neighbourhood.
+    a, b, svc, spd, routes_list, depots = random_instance(rng, 8, 45, GREAT_CIRCLE)
+    assert max(map(len, routes_list)) > FULL_UPTO
     routes, lens = pad(routes_list)
-    dist = improve_intra(routes, lens, depots, a, b, svc, spd, np.full(len(depots), INF), GREAT_CIRCLE, 1.0, 1000)
+    dist = improve_intra(routes, lens, depots, a, b, svc, spd, np.full(len(depots), INF), GREAT_CIRCLE, 1.0, 1000,
+                         granular_k)
     for r in range(len(depots)):
         path = [int(depots[r]), *routes[r, :lens[r]].tolist(), int(depots[r])]
         pts = np.radians(np.stack([a[path], b[path]], axis=1))
@@ -130,13 +187,19 @@ def test_no_improving_two_opt_or_or_opt_remains(rng):
         h = np.sin(dlat / 2) ** 2 + np.cos(pts[:, None, 0]) * np.cos(pts[None, :, 0]) * np.sin(dlon / 2) ** 2
         d = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
         n = len(path) - 2
-        i, j = np.triu_indices(n + 1, 1)
-        i, j = i[i >= 1], j[i >= 1]
-        delta = d[i - 1, j] + d[i, j + 1] - d[i - 1, i] - d[j, j + 1]
-        assert (delta >= -1e-9).all(), r
         assert dist[r] == pytest.approx(d[np.arange(n + 1), np.arange(1, n + 2)].sum(), rel=1e-12)
+        if granular_k == 0 or n <= FULL_UPTO:
+            i, j = np.triu_indices(n + 1, 1)
+            i, j = i[i >= 1], j[i >= 1]
+            delta = d[i - 1, j] + d[i, j + 1] - d[i - 1, i] - d[j, j + 1]
+            assert (delta >= -1e-9).all(), r
+            near = None
+        else:
+            near = nearest_lists(path, granular_k, a, b, GREAT_CIRCLE, 1.0)
         for i in range(1, n + 1):
-            best = min((figures(m, a, b, svc, spd, GREAT_CIRCLE, 1.0)[0] for m in anchor_moves(path, i)), default=INF)
+            moves = [new for new, _, edges in anchor_candidates(path, i)
+                     if near is None or any(y in near[x] for x, y in edges)]
+            best = min((figures(m, a, b, svc, spd, GREAT_CIRCLE, 1.0)[0] for m in moves), default=INF)
             assert best >= dist[r] - 1e-9, (r, i)
 
 
@@ -151,6 +214,22 @@ def test_parity_with_naive_search(rng, metric):
         path = [int(depots[r]), *stops, int(depots[r])]
         expect = naive_improve(path, a, b, svc, spd, max_dur[r], metric, 1.0, 4)[1:-1]
         assert routes[r, :lens[r]].tolist() == expect, r
+
+
+def test_granular_parity_with_naive_search(rng):
+    # Routes longer than FULL_UPTO with short nearest-node lists: granular passes, don't-look bits
+    # and the confirming full passes all run within the pass budget.
+    a, b, svc, spd, routes_list, depots = random_instance(rng, 3, FULL_UPTO + 8, EUCLID_ROUND)
+    routes_list = [list(range(r * (FULL_UPTO + 8), (r + 1) * (FULL_UPTO + 8) - r)) for r in range(3)]
+    before = durations(routes_list, depots, a, b, svc, spd, EUCLID_ROUND, 1.0)
+    max_dur = np.array([INF, before[1, 1] * 1.01, before[2, 1] * 0.99])
+    routes, lens = pad(routes_list)
+    improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, EUCLID_ROUND, 1.0, 12, 4)
+    for r, stops in enumerate(routes_list):
+        path = [int(depots[r]), *stops, int(depots[r])]
+        expect = naive_improve(path, a, b, svc, spd, max_dur[r], EUCLID_ROUND, 1.0, 12, 4)[1:-1]
+        assert routes[r, :lens[r]].tolist() == expect, r
+        assert expect != stops
 
 
 def test_rejects_bad_layout():

@@ -1,12 +1,20 @@
 """Inter-route local search on the CPU: relocate, swap and 2-opt* over granular neighbours.
 
-One round (see :func:`improve_inter`) recomputes every route's load, parcels,
+One round (see :func:`improve_inter`) keeps every route's load, parcels,
 duration and distance plus per-stop maps (route, position, neighbours on the
 route, prefix load and time), lets every stop ``u`` find its best improving
 move towards the routes of its K nearest stops, keeps a set of moves on
 pairwise disjoint routes (largest gain first, ties by ``u``) and applies them.
 Moves on disjoint routes do not interact, so the round's gain is the sum of the
 accepted gains and the total distance strictly decreases every round.
+
+A stop's best move depends only on its own route, its neighbours' routes and
+the first empty route of its group, so the maps and moves are cached across
+rounds: a round recomputes the maps of the routes the last round rewrote and
+re-evaluates only the stops that touch them (or whose group's first empty
+route changed). The result is exactly that of re-evaluating every stop.
+On the CPU the call renumbers the nodes in route order first (see
+``_route_order``), for memory locality; the moves found do not change.
 
 The per-route, per-stop and per-move bodies are built once by
 :func:`build_moves` around a JIT decorator and the scalar cores, so the CUDA
@@ -321,36 +329,66 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             route_len[r1] = n1
             route_len[r2] = n2
 
-    return SimpleNamespace(route_stats=route_stats, eval_stop=eval_stop, apply_move=apply_move)
+    @jit
+    def stale(u, neighbours, route_group, node_int, route_dirty, group_dirty):  # type: ignore[no-untyped-def]
+        """Whether stop ``u``'s cached best move may differ from a fresh evaluation.
+
+        ``eval_stop`` reads only u's route, its neighbours' routes (maps and
+        totals) and the first empty route of u's group, so the cached move
+        holds unless one of those routes changed in the last round or the
+        group's first empty route moved. Non-stops never become stale.
+        """
+        r1 = node_int[u, N_ROUTE]
+        if r1 < 0:
+            return False
+        if route_dirty[r1] or group_dirty[route_group[r1]]:
+            return True
+        for k in range(neighbours.shape[1]):
+            v = neighbours[u, k]
+            if v >= 0:
+                r2 = node_int[v, N_ROUTE]
+                if r2 >= 0 and route_dirty[r2]:
+                    return True
+        return False
+
+    return SimpleNamespace(route_stats=route_stats, eval_stop=eval_stop, apply_move=apply_move, stale=stale)
 
 
 _moves = build_moves(njit(cache=True), _core)
 _route_stats = _moves.route_stats
 _eval_stop = _moves.eval_stop
 _apply_move = _moves.apply_move
+_stale = _moves.stale
 
 
 @njit(parallel=True, cache=True)
 def _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
                   cap_kg, cap_n, max_dur, metric, scale, node_int, node_f, route_f, first_empty,
-                  gain, move):  # type: ignore[no-untyped-def]
-    """Steps (1) and (2) of a round: route totals and maps, then every stop's best move.
+                  prev_empty, route_dirty, group_dirty, gain, move):  # type: ignore[no-untyped-def]
+    """Steps (1) and (2) of a round: maps of the changed routes, then the best move of every stale stop.
 
-    ``node_int`` starts as -1 everywhere: a stop's row is rewritten every round
-    (every stop stays in exactly one route), hubs and unrouted nodes keep -1.
+    ``node_int`` starts as -1 everywhere: a stop's row is rewritten whenever
+    its route changes (every stop stays in exactly one route), hubs and
+    unrouted nodes keep -1. Every other stop keeps last round's move, which
+    a fresh evaluation would reproduce (see ``stale``).
     """
     n_routes = route_len.shape[0]
     for r in prange(n_routes):
-        _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
-                     node_int, node_f, route_f)
+        if route_dirty[r]:
+            _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+                         node_int, node_f, route_f)
     first_empty[:] = n_routes
     for r in range(n_routes - 1, -1, -1):
         if route_len[r] == 0:
             first_empty[route_group[r]] = r
+    for g in range(first_empty.shape[0]):
+        group_dirty[g] = first_empty[g] != prev_empty[g]
+        prev_empty[g] = first_empty[g]
     for u in prange(node_int.shape[0]):
-        _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
-                   cap_kg, cap_n, max_dur, metric, scale, routes.shape[1], node_int, node_f, route_f,
-                   first_empty, gain, move)
+        if _stale(u, neighbours, route_group, node_int, route_dirty, group_dirty):
+            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+                       cap_kg, cap_n, max_dur, metric, scale, routes.shape[1], node_int, node_f, route_f,
+                       first_empty, gain, move)
 
 
 @njit(cache=True)
@@ -370,15 +408,24 @@ def _greedy(order, move, n_routes):  # type: ignore[no-untyped-def]
     return out[:c]
 
 
-def select_moves(gain: np.ndarray, move: np.ndarray, n_routes: int) -> np.ndarray:
+def select_moves(gain: np.ndarray, move: np.ndarray, n_routes: int, stop_id: np.ndarray | None = None) -> np.ndarray:
     """Stops whose moves are applied this round (step 3), as int32 node ids.
 
-    Candidates go by gain descending, ties by stop id; each is accepted only
-    if neither of its routes is already taken. Shared with the CUDA host loop.
+    Candidates go by gain descending, ties by stop id (``stop_id[u]`` when
+    the nodes were renumbered); each is accepted only if neither of its
+    routes is already taken. Shared with the CUDA host loop.
     """
     cand = np.flatnonzero(gain > MIN_GAIN)
-    order = cand[np.lexsort((cand, -gain[cand]))]
+    order = cand[np.lexsort((cand if stop_id is None else stop_id[cand], -gain[cand]))]
     return _greedy(order.astype(np.int64), move, n_routes)
+
+
+def touched_routes(accepted: np.ndarray, move: np.ndarray, n_routes: int) -> np.ndarray:
+    """bool[R]: the routes the accepted moves rewrite (the next round re-evaluates around them)."""
+    dirty = np.zeros(n_routes, np.bool_)
+    dirty[move[accepted, M_R1]] = True
+    dirty[move[accepted, M_R2]] = True
+    return dirty
 
 
 @njit(cache=True)
@@ -427,13 +474,20 @@ def n_groups(route_group: np.ndarray) -> int:
 
 
 class _Workspace:
-    """Per-call scratch arrays of one round, allocated once."""
+    """Per-call state carried from round to round: maps, totals and every stop's cached best move.
+
+    Everything starts stale (all routes dirty), so the first round evaluates
+    every stop; later rounds only those around the routes the last one changed.
+    """
 
     def __init__(self, n_nodes: int, n_routes: int, groups: int) -> None:
         self.node_int = np.full((n_nodes, 4), -1, np.int32)
         self.node_f = np.zeros((n_nodes, 7), np.float64)
         self.route_f = np.zeros((n_routes, 4), np.float64)
         self.first_empty = np.empty(groups, np.int32)
+        self.prev_empty = np.full(groups, -1, np.int32)
+        self.route_dirty = np.ones(n_routes, np.bool_)
+        self.group_dirty = np.ones(groups, np.bool_)
         self.gain = np.zeros(n_nodes, np.float64)
         self.move = np.full((n_nodes, 4), -1, np.int32)
 
@@ -445,7 +499,8 @@ def _evaluate(ws: _Workspace, routes: np.ndarray, route_len: np.ndarray, route_d
     """Steps (1) and (2) of a round into the workspace."""
     _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
                   service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, ws.node_int,
-                  ws.node_f, ws.route_f, ws.first_empty, ws.gain, ws.move)
+                  ws.node_f, ws.route_f, ws.first_empty, ws.prev_empty, ws.route_dirty, ws.group_dirty,
+                  ws.gain, ws.move)
 
 
 def best_moves(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray, route_group: np.ndarray,
@@ -468,6 +523,25 @@ def best_moves(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarra
     return ws.gain, ws.move
 
 
+def _relabel(ids: np.ndarray, new_of_old: np.ndarray) -> np.ndarray:
+    """``ids`` mapped through ``new_of_old``, -1 padding kept."""
+    return np.where(ids >= 0, new_of_old[np.maximum(ids, 0)], -1).astype(np.int32)
+
+
+def _route_order(routes: np.ndarray, n_nodes: int) -> np.ndarray:
+    """``old_of_new``: node ids renumbered so that stops come in route order, other nodes after.
+
+    A round is bound by memory latency on per-node rows; in route order a
+    stop's neighbours (same hub) lie close in memory. Nothing else depends on
+    the numbering except the tie order of :func:`select_moves`, which gets the
+    original ids.
+    """
+    stops = routes[routes >= 0]
+    others = np.ones(n_nodes, np.bool_)
+    others[stops] = False
+    return np.concatenate([stops, np.flatnonzero(others)]).astype(np.int32)
+
+
 def improve_inter(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray, route_group: np.ndarray,
                   neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, demand_kg: np.ndarray,
                   demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray, cap_kg: np.ndarray,
@@ -483,14 +557,23 @@ def improve_inter(routes: np.ndarray, route_len: np.ndarray, route_depot: np.nda
     n_nodes = a.shape[0]
     check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
                  (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
+    old_of_new = _route_order(routes, n_nodes)
+    new_of_old = np.empty(n_nodes, np.int32)
+    new_of_old[old_of_new] = np.arange(n_nodes, dtype=np.int32)
+    work = _relabel(routes, new_of_old)
+    depot = _relabel(route_depot, new_of_old)
+    near = _relabel(neighbours[old_of_new], new_of_old)
+    per_node = [np.ascontiguousarray(x[old_of_new]) for x in (a, b, demand_kg, demand_n, service_s, speed_kmh)]
     ws = _Workspace(n_nodes, routes.shape[0], n_groups(route_group))
     applied = 0
     for _ in range(int(max_rounds)):
-        _evaluate(ws, routes, route_len, route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
-                  service_s, speed_kmh, cap_kg, cap_n, max_duration_s, int(metric), float(scale))
-        accepted = select_moves(ws.gain, ws.move, routes.shape[0])
+        _evaluate(ws, work, route_len, depot, route_group, near, *per_node, cap_kg, cap_n, max_duration_s,
+                  int(metric), float(scale))
+        accepted = select_moves(ws.gain, ws.move, routes.shape[0], old_of_new)
         if accepted.shape[0] == 0:
             break
-        _apply_all(accepted, routes.copy(), routes, route_len, ws.node_int, ws.move)
+        _apply_all(accepted, work.copy(), work, route_len, ws.node_int, ws.move)
+        ws.route_dirty = touched_routes(accepted, ws.move, routes.shape[0])
         applied += int(accepted.shape[0])
+    routes[...] = _relabel(work, old_of_new)
     return applied

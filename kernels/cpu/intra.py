@@ -5,15 +5,29 @@ Routes come padded, ``routes[r, :route_len[r]]`` holding route ``r``'s stops
 ``k`` = its ``k``-th stop as given) and a sequence ``perm[0..n+1]`` of local
 indices with the depot at both ends.
 
-Search: a *pass* sweeps anchors ``i = 1..n``; for each anchor every candidate
-move that starts at position ``i`` is scored - 2-opt reversals of
-``perm[i..j]`` and Or-opt moves of ``perm[i..i+k-1]`` (k = 1..3) to any other
-edge, forward or reversed - and the best improving one is applied at once
-(ties to the lowest candidate index). Passes repeat until one applies
-nothing or ``max_passes`` run. Applying the best move per anchor keeps the
-search deterministic and best-improvement in spirit, but costs one O(n)
-neighbourhood scan per anchor instead of one O(n^2) scan per move; on the GPU
-the scan of one anchor is what a thread block evaluates in parallel.
+Search: a *pass* sweeps anchors ``i = 1..n``; for each anchor its candidate
+moves are scored - 2-opt reversals of ``perm[i..j]`` and Or-opt moves of
+``perm[i..i+k-1]`` (k = 1..3) to another edge, forward or reversed - and the
+best improving one is applied at once (the smallest distance change, ties to
+the lowest candidate index of the full neighbourhood, see ``decode``).
+Applying the best move per anchor keeps the search deterministic and
+best-improvement in spirit; on the GPU the scan of one anchor is what a
+thread block evaluates in parallel.
+
+Long routes are searched *granularly*: a pass scores only moves one of whose
+new edges joins a node to one of that node's ``granular_k`` nearest nodes of
+the route (2-opt: ``perm[j]`` near ``perm[i-1]`` or ``perm[j+1]`` near
+``perm[i]``; Or-opt: the node before or after the insertion point near the
+segment end it is joined to), so an anchor costs O(k) instead of O(n); and
+don't-look bits skip anchors whose stop and predecessor have been scanned
+without success since a move last touched them. The first time the bits all
+sleep, one *full* pass (every candidate) catches the improving moves the
+granular lists miss; later, every bit is woken for one more granular pass.
+The search ends when a pass that scanned every anchor applies nothing (or
+after ``max_passes``), so a converged route has no improving granular move
+left (see ``schedule``). Routes of at most :data:`FULL_UPTO` stops, or all
+routes when ``granular_k <= 0``, run full passes only - the original search,
+ending with no improving 2-opt or Or-opt move at all.
 
 A move is taken only if it shortens the route by more than ``EPS`` and keeps
 a route that is within its shift within it (``DUR_TOL`` keeps rounding in the
@@ -40,6 +54,12 @@ EPS = 1e-9
 DUR_TOL = 1e-6
 #: Longest segment Or-opt moves.
 OR_MAX = 3
+#: Default length of each node's nearest-node list (the granular neighbourhood).
+GRANULAR_K = 10
+#: Routes with at most this many stops are searched over the full neighbourhood.
+FULL_UPTO = 30
+#: Granular candidate slots per unit of list length: 2 for 2-opt, 4 per Or-opt segment length.
+SLOTS_PER_K = 2 + 4 * OR_MAX
 
 
 def build_intra_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
@@ -75,6 +95,99 @@ def build_intra_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return not (e > n or (k == 1 and rev == 1) or (u >= i - 1 and u <= e))
 
     @jit
+    def encode(n, i, k, j, rev):  # type: ignore[no-untyped-def]
+        """Inverse of ``decode``: the candidate index of move (k, j, rev) of anchor ``i``."""
+        if k == 0:
+            return j - i - 1
+        return (n - i) + (k - 1) * 2 * (n + 1) + 2 * j + rev
+
+    @jit
+    def list_length(n, granular_k):  # type: ignore[no-untyped-def]
+        """Nearest-node list length of a route of ``n`` stops; 0 when it is always searched fully."""
+        if granular_k <= 0 or n <= FULL_UPTO:
+            return 0
+        return min(granular_k, n)
+
+    @jit
+    def nearest_row(tab, m, x, kk, nn, off):  # type: ignore[no-untyped-def]
+        """``nn[off:off+kk]``: the ``kk`` nearest other local nodes of ``x``, nearest first, ties by index."""
+        cnt = 0
+        for y in range(m):
+            if y == x:
+                continue
+            d = tab[x * m + y]
+            if cnt == kk and not d < tab[x * m + nn[off + kk - 1]]:
+                continue
+            p = cnt if cnt < kk else kk - 1
+            while p > 0 and tab[x * m + nn[off + p - 1]] > d:
+                nn[off + p] = nn[off + p - 1]
+                p -= 1
+            nn[off + p] = y
+            if cnt < kk:
+                cnt += 1
+
+    @jit
+    def granular(n, i, t, kk, perm, pos, nn):  # type: ignore[no-untyped-def]
+        """Slot ``t`` of anchor ``i``'s granular neighbourhood as (k, j_or_u, rev), k = -1 if no move.
+
+        ``nn`` holds each local node's ``kk`` nearest nodes (row stride ``kk``).
+        Slots come in blocks of ``kk`` (one per list entry): 2-opt with perm[j]
+        near perm[i-1], 2-opt with perm[j+1] near perm[i], then per segment
+        length: forward with perm[u] near its head, forward with perm[u+1]
+        near its tail, reversed with perm[u] near its tail, reversed with
+        perm[u+1] near its head. ``pos`` maps local stops to positions; the
+        depot (local 0) stands at 0 before an edge and at n+1 after one.
+        """
+        blk = t // kk
+        r = t - blk * kk
+        if blk < 2:
+            z = nn[perm[i - 1 + blk] * kk + r]
+            if blk == 0:
+                j = pos[z] if z > 0 else 0
+            else:
+                j = (pos[z] if z > 0 else n + 1) - 1
+            if j <= i or j > n:
+                return -1, 0, 0
+            return 0, j, 0
+        blk -= 2
+        k = blk // 4 + 1
+        var = blk - (k - 1) * 4
+        rev = var // 2
+        e = i + k - 1
+        if e > n or (k == 1 and rev == 1):
+            return -1, 0, 0
+        near_head = (var == 0) or (var == 3)  # which segment end the new edge attaches to
+        z = nn[perm[i if near_head else e] * kk + r]
+        if var == 0 or var == 2:  # z = perm[u], before the segment
+            u = pos[z] if z > 0 else 0
+        else:  # z = perm[u + 1], after the segment
+            u = (pos[z] if z > 0 else n + 1) - 1
+        if u < 0 or u > n or (u >= i - 1 and u <= e):
+            return -1, 0, 0
+        return k, u, rev
+
+    @jit
+    def n_slots(full, n, i, kk):  # type: ignore[no-untyped-def]
+        """Slots of anchor ``i``: every candidate index of a full pass, or the granular slots."""
+        return n_candidates(n, i) if full else SLOTS_PER_K * kk
+
+    @jit
+    def candidate(full, n, i, t, kk, perm, pos, nn):  # type: ignore[no-untyped-def]
+        """Slot ``t`` of anchor ``i`` as (k, j_or_u, rev), k = -1 if it holds no move."""
+        if not full:
+            return granular(n, i, t, kk, perm, pos, nn)
+        k, j, rev = decode(n, i, t)
+        if k > 0 and not or_valid(n, i, k, j, rev):
+            return -1, 0, 0
+        return k, j, rev
+
+    @jit
+    def set_positions(perm, pos, n):  # type: ignore[no-untyped-def]
+        """``pos[perm[p]] = p`` for the stops (the depot has no single position)."""
+        for p in range(1, n + 1):
+            pos[perm[p]] = p
+
+    @jit
     def ends(perm, i, k, j):  # type: ignore[no-untyped-def]
         """Local nodes a move touches: (p, q, x, y, s0, se).
 
@@ -85,6 +198,41 @@ def build_intra_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             return perm[i - 1], perm[i], perm[j], perm[j + 1], 0, 0
         e = i + k - 1
         return perm[i - 1], perm[e + 1], perm[j], perm[j + 1], perm[i], perm[e]
+
+    @jit
+    def touch(perm, i, k, j, active):  # type: ignore[no-untyped-def]
+        """Wake the don't-look bits of the stops at the ends of the edges move (k, j) of anchor ``i`` changes."""
+        p, q, x, y, s0, se = ends(perm, i, k, j)
+        active[p] = True
+        active[q] = True
+        active[x] = True
+        active[y] = True
+        if k > 0:
+            active[s0] = True
+            active[se] = True
+        active[0] = False  # the depot is never an anchor
+
+    @jit
+    def looks(full, perm, i, active):  # type: ignore[no-untyped-def]
+        """Whether anchor ``i`` is scanned: always in a full pass, else if it or its predecessor is awake."""
+        return full or active[perm[i]] or active[perm[i - 1]]
+
+    @jit
+    def schedule(kk, moved, full, sweep, checked):  # type: ignore[no-untyped-def]
+        """After a pass, ``(stop, full, sweep, checked, wake_all)`` for the next one.
+
+        ``sweep`` marks a pass that scans every anchor (a full pass, or a
+        granular one with every bit awake): one that applies nothing ends the
+        search. A granular search's first don't-look optimum is followed by
+        one full pass (``checked``), later ones by waking every bit.
+        """
+        if moved:
+            return False, kk == 0, kk == 0, checked, False
+        if sweep:
+            return True, full, sweep, checked, False
+        if checked:
+            return False, False, True, True, True
+        return False, True, True, True, False
 
     @jit
     def removal(tab, m, p, q, s0, se):  # type: ignore[no-untyped-def]
@@ -177,15 +325,25 @@ def build_intra_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return dist, legs
 
     return SimpleNamespace(
-        n_candidates=n_candidates, decode=decode, or_valid=or_valid, ends=ends, removal=removal,
+        n_candidates=n_candidates, decode=decode, or_valid=or_valid, encode=encode, list_length=list_length,
+        nearest_row=nearest_row, granular=granular, n_slots=n_slots, candidate=candidate,
+        set_positions=set_positions, touch=touch, looks=looks, schedule=schedule, ends=ends, removal=removal,
         insertion=insertion, delta=delta, acceptable=acceptable, apply=apply, totals=totals,
     )
 
 
 _intra = build_intra_core(njit(inline="always", cache=True), _core)
+_encode = _intra.encode
+_list_length = _intra.list_length
+_nearest_row = _intra.nearest_row
+_granular = _intra.granular
 _ends = _intra.ends
+_touch = _intra.touch
+_looks = _intra.looks
+_schedule = _intra.schedule
 _removal = _intra.removal
 _insertion = _intra.insertion
+_set_positions = _intra.set_positions
 _delta = _intra.delta
 _acceptable = _intra.acceptable
 _apply = _intra.apply
@@ -194,8 +352,8 @@ _point_distance = _core.point_distance
 
 
 @njit(cache=True)
-def _best_move(tab, m, spd, perm, n, i, cur_dur, max_dur, move):  # type: ignore[no-untyped-def]
-    """Best acceptable move of anchor ``i`` into ``move`` = (k, j, rev); False if none.
+def _best_full_move(tab, m, spd, perm, n, i, cur_dur, max_dur, move):  # type: ignore[no-untyped-def]
+    """Best acceptable move of anchor ``i`` in the full neighbourhood into ``move`` = (k, j, rev); False if none.
 
     Loops run in candidate-index order (see ``decode``) with strict ``<``, so
     ties go to the lowest index exactly as in the GPU's (gain, index) reduction.
@@ -230,7 +388,34 @@ def _best_move(tab, m, spd, perm, n, i, cur_dur, max_dur, move):  # type: ignore
 
 
 @njit(cache=True)
-def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scale, max_passes):  # type: ignore[no-untyped-def]
+def _best_granular_move(tab, m, spd, perm, pos, nn, kk, n, i, cur_dur, max_dur, move):  # type: ignore[no-untyped-def]
+    """Best acceptable granular move of anchor ``i`` into ``move`` = (k, j, rev); False if none.
+
+    The smallest (distance change, candidate index) wins, exactly as in the
+    full scan and the GPU's reduction, whatever order the slots are visited in.
+    """
+    best = math.inf
+    best_c = -1
+    for t in range(SLOTS_PER_K * kk):
+        k, j, rev = _granular(n, i, t, kk, perm, pos, nn)
+        if k < 0:
+            continue
+        dd = _delta(tab, m, perm, i, k, j, rev)
+        if dd > best:
+            continue
+        c = _encode(n, i, k, j, rev)
+        if (dd < best or c < best_c) and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):
+            best = dd
+            best_c = c
+            move[0] = k
+            move[1] = j
+            move[2] = rev
+    return best < math.inf
+
+
+@njit(cache=True)
+def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scale, max_passes,
+                 granular_k):  # type: ignore[no-untyped-def]
     """Improve one route's stops ``nodes`` in place; returns its new distance."""
     n = nodes.shape[0]
     if n == 0:
@@ -250,35 +435,60 @@ def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scal
             d = _point_distance(metric, scale, a[u], b[u], a[v], b[v])
             tab[x * m + y] = d
             tab[y * m + x] = d
+    kk = _list_length(n, granular_k)
+    nn = np.empty(max(m * kk, 1), np.int32)
+    for x in range(m if kk > 0 else 0):
+        _nearest_row(tab, m, x, kk, nn, x * kk)
     service = 0.0
     for k in range(n):
         service += service_s[nodes[k]]
     perm = np.empty(n + 2, np.int32)
+    pos = np.empty(m, np.int32)
+    active = np.ones(m, np.bool_)
+    active[0] = False
     move = np.empty(3, np.int64)
     for k in range(m):
         perm[k] = k
     perm[n + 1] = 0
+    _set_positions(perm, pos, n)
     dist, legs = _totals(tab, m, spd, perm, n)
+    full = kk == 0
+    sweep = True
+    checked = False
     for _ in range(max_passes):
         moved = False
         for i in range(1, n + 1):
-            if _best_move(tab, m, spd, perm, n, i, legs + service, max_dur, move):
+            if not _looks(full, perm, i, active):
+                continue
+            if full:
+                found = _best_full_move(tab, m, spd, perm, n, i, legs + service, max_dur, move)
+            else:
+                found = _best_granular_move(tab, m, spd, perm, pos, nn, kk, n, i, legs + service, max_dur, move)
+            if found:
+                _touch(perm, i, move[0], move[1], active)
                 _apply(perm, i, move[0], move[1], move[2])
+                _set_positions(perm, pos, n)
                 dist, legs = _totals(tab, m, spd, perm, n)
                 moved = True
-        if not moved:
+            else:
+                active[perm[i]] = False
+        stop, full, sweep, checked, wake = _schedule(kk, moved, full, sweep, checked)
+        if stop:
             break
+        if wake:
+            active[1:] = True
     for k in range(n):
         nodes[k] = local[perm[k + 1]]
     return dist
 
 
 @njit(parallel=True, cache=True)
-def _improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, out):  # type: ignore[no-untyped-def]
+def _improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
+                   max_passes, granular_k, out):  # type: ignore[no-untyped-def]
     for r in prange(out.shape[0]):
         out[r] = _improve_one(
             routes[r, :route_len[r]], route_depot[r], a, b, service_s, speed_kmh,
-            max_duration_s[r], metric, scale, max_passes,
+            max_duration_s[r], metric, scale, max_passes, granular_k,
         )
 
 
@@ -307,13 +517,15 @@ def improve_intra(
     metric: int,
     scale: float,
     max_passes: int,
+    granular_k: int = GRANULAR_K,
 ) -> np.ndarray:
     """Reorder each route's stops by 2-opt and Or-opt, in place; return the new distances (float64[R]).
 
     ``routes`` must be a C-contiguous int32[R, L] array (it is modified in
     place); ``route_len[r]`` stops of route ``r`` start and end at
     ``route_depot[r]``. No route gets longer, and no route within
-    ``max_duration_s[r]`` (legs + service) leaves it.
+    ``max_duration_s[r]`` (legs + service) leaves it. ``granular_k`` is the
+    nearest-node list length of the granular neighbourhood (<= 0: full).
     """
     if not (isinstance(routes, np.ndarray) and routes.dtype == np.int32 and routes.flags.c_contiguous):
         raise TypeError("routes must be a C-contiguous int32 NumPy array (it is improved in place)")
@@ -324,6 +536,6 @@ def improve_intra(
         routes, np.ascontiguousarray(route_len, np.int32), np.ascontiguousarray(route_depot, np.int32),
         np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
         np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
-        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), out,
+        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), int(granular_k), out,
     )
     return out

@@ -4,6 +4,8 @@ The same rounds as :mod:`kernels.cpu.inter` with the same per-route, per-stop
 and per-move bodies (built by :func:`kernels.cpu.inter.build_moves` as device
 functions): one thread per route for the totals and maps, one thread per stop
 for its best move, one thread per accepted move to rewrite its two routes.
+As on the CPU, maps and best moves are cached across rounds and only the
+stops around the routes the last round rewrote are evaluated again.
 The selection of non-conflicting moves is a sequential greedy pass and runs on
 the host with the CPU code (:func:`kernels.cpu.inter.select_moves`), so both
 backends pick identical moves.
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.inter import build_moves, check_inputs, n_groups, select_moves
+from kernels.cpu.inter import build_moves, check_inputs, n_groups, select_moves, touched_routes
 from kernels.cuda import _core
 
 #: Threads per block; tests shrink it so tiny simulator inputs span several blocks.
@@ -32,6 +34,7 @@ _moves = build_moves(cuda.jit(device=True), _core)
 _route_stats = _moves.route_stats
 _eval_stop = _moves.eval_stop
 _apply_move = _moves.apply_move
+_stale = _moves.stale
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -50,26 +53,37 @@ def _reset_kernel(first_empty, n_routes):  # type: ignore[no-untyped-def]
 
 @cuda.jit
 def _stats_kernel(routes, route_len, route_depot, route_group, a, b, kg, pn, svc, spd, metric, scale,
-                  node_int, node_f, route_f, first_empty):  # type: ignore[no-untyped-def]
+                  route_dirty, node_int, node_f, route_f, first_empty):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for r in range(start, route_len.shape[0], stride):
-        _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
-                     node_int, node_f, route_f)
+        if route_dirty[r]:
+            _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+                         node_int, node_f, route_f)
         if route_len[r] == 0:
             cuda.atomic.min(first_empty, route_group[r], r)
 
 
 @cuda.jit
+def _groups_kernel(first_empty, prev_empty, group_dirty):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for g in range(start, first_empty.shape[0], stride):
+        group_dirty[g] = first_empty[g] != prev_empty[g]
+        prev_empty[g] = first_empty[g]
+
+
+@cuda.jit
 def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
                  cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
-                 first_empty, gain, move):  # type: ignore[no-untyped-def]
+                 first_empty, route_dirty, group_dirty, gain, move):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for u in range(start, node_int.shape[0], stride):
-        _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
-                   cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
-                   first_empty, gain, move)
+        if _stale(u, neighbours, route_group, node_int, route_dirty, group_dirty):
+            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+                       cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
+                       first_empty, gain, move)
 
 
 @cuda.jit
@@ -121,8 +135,11 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     node_f = cuda.device_array((n_nodes, 7), np.float64)
     route_f = cuda.device_array((n_routes, 4), np.float64)
     first_empty = cuda.device_array(groups, np.int32)
-    gain = cuda.device_array(n_nodes, np.float64)
-    move = cuda.device_array((n_nodes, 4), np.int32)
+    prev_empty = cuda.to_device(np.full(groups, -1, np.int32))
+    group_dirty = cuda.device_array(groups, np.bool_)
+    route_dirty = cuda.to_device(np.ones(n_routes, np.bool_))  # the first round evaluates every stop
+    gain = cuda.to_device(np.zeros(n_nodes, np.float64))  # non-stops are never evaluated: no move
+    move = cuda.to_device(np.full((n_nodes, 4), -1, np.int32))
     old = cuda.device_array((n_routes, width), np.int32)
     metric = int(metric)
     scale = float(scale)
@@ -131,15 +148,18 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     for _ in range(int(max_rounds)):
         _reset_kernel[_grid(groups)](first_empty, n_routes)
         _stats_kernel[_grid(n_routes)](d_routes, d_len, d_depot, d_group, d_a, d_b, d_kg, d_pn, d_svc,
-                                       d_spd, metric, scale, node_int, node_f, route_f, first_empty)
+                                       d_spd, metric, scale, route_dirty, node_int, node_f, route_f, first_empty)
+        _groups_kernel[_grid(groups)](first_empty, prev_empty, group_dirty)
         _eval_kernel[_grid(n_nodes)](d_len, d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd,
                                      d_cap_kg, d_cap_n, d_max, metric, scale, width, node_int, node_f,
-                                     route_f, first_empty, gain, move)
-        accepted = select_moves(gain.copy_to_host(), move.copy_to_host(), n_routes)
+                                     route_f, first_empty, route_dirty, group_dirty, gain, move)
+        h_move = move.copy_to_host()
+        accepted = select_moves(gain.copy_to_host(), h_move, n_routes)
         if accepted.shape[0] == 0:
             break
         _copy_kernel[_grid(n_routes * width)](d_routes, old)
         _apply_kernel[_grid(accepted.shape[0])](cuda.to_device(accepted), old, d_routes, d_len, node_int, move)
+        route_dirty = cuda.to_device(touched_routes(accepted, h_move, n_routes))
         applied += int(accepted.shape[0])
     cuda.synchronize()
     if routes_copied:

@@ -1,13 +1,15 @@
 """Intra-route 2-opt and Or-opt on the GPU: one thread block per route.
 
-Same search as :mod:`kernels.cpu.intra` (see its docstring), with the same
-move bodies from :func:`kernels.cpu.intra.build_intra_core`: for each anchor
-the block's threads score the anchor's candidates in a strided loop, reduce
-to the best (gain, candidate index) pair in shared memory - lowest index on
-ties, as the CPU's ordered scan - and thread 0 applies it. Each block owns a
-slot of a global workspace (its route's distance table, speeds, sequence and
-node ids) and walks routes with a block-stride loop, so the workspace is
-bounded by :data:`WORKSPACE_BYTES` whatever the number of routes.
+Same search as :mod:`kernels.cpu.intra` (see its docstring: granular passes
+with don't-look bits, one full pass, full passes only on short routes), with
+the same move bodies from :func:`kernels.cpu.intra.build_intra_core`: for
+each anchor the block's threads score the anchor's candidate slots in a
+strided loop, reduce to the best (gain, candidate index) pair in shared
+memory - lowest index on ties, as on the CPU - and thread 0 applies it. Each
+block owns a slot of a global workspace (its route's distance table, speeds,
+sequence, positions, nearest-node lists, don't-look bits and node ids) and
+walks routes with a block-stride loop, so the workspace is bounded by
+:data:`WORKSPACE_BYTES` whatever the number of routes.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 from numba import cuda, float64, int64
 
-from kernels.cpu.intra import build_intra_core, check_routes
+from kernels.cpu.intra import FULL_UPTO, GRANULAR_K, build_intra_core, check_routes
 from kernels.cuda import _core, _launch
 
 #: Upper bound on the per-launch workspace (distance tables dominate).
@@ -27,9 +29,16 @@ WORKSPACE_BYTES = 256 * 2**20
 MAX_BLOCKS = 4096
 
 _intra = build_intra_core(cuda.jit(device=True, inline=True), _core)
-_n_candidates = _intra.n_candidates
 _decode = _intra.decode
-_or_valid = _intra.or_valid
+_encode = _intra.encode
+_list_length = _intra.list_length
+_nearest_row = _intra.nearest_row
+_n_slots = _intra.n_slots
+_candidate = _intra.candidate
+_set_positions = _intra.set_positions
+_touch = _intra.touch
+_looks = _intra.looks
+_schedule = _intra.schedule
 _delta = _intra.delta
 _acceptable = _intra.acceptable
 _apply = _intra.apply
@@ -42,7 +51,7 @@ def _kernel(threads: int) -> Callable:
     """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
 
     @cuda.jit
-    def improve(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, tabs, spds, perms, locs, out):  # type: ignore[no-untyped-def]
+    def improve(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
         tid = cuda.threadIdx.x
         slot = cuda.blockIdx.x
         best_g = cuda.shared.array(threads, float64)
@@ -52,14 +61,20 @@ def _kernel(threads: int) -> Callable:
         spd = spds[slot]
         perm = perms[slot]
         loc = locs[slot]
+        pos = poss[slot]
+        nn = nns[slot]
+        act = acts[slot]
         for r in range(slot, route_len.shape[0], cuda.gridDim.x):
             n = route_len[r]
             m = n + 1
+            kk = _list_length(n, granular_k)
             for x in range(tid, m, threads):
                 node = route_depot[r] if x == 0 else routes[r, x - 1]
                 loc[x] = node
                 spd[x] = speed_kmh[node]
                 perm[x] = x
+                pos[x] = x
+                act[x] = x > 0
             if tid == 0:
                 perm[n + 1] = 0
             cuda.syncthreads()
@@ -81,25 +96,34 @@ def _kernel(threads: int) -> Callable:
                 state[1] = 0.0
                 state[2] = service
             cuda.syncthreads()
+            for x in range(tid, m if kk > 0 else 0, threads):
+                _nearest_row(tab, m, x, kk, nn, x * kk)
             if tid == 0:
                 dist, legs = _totals(tab, m, spd, perm, n)
                 state[0] = legs + state[2]
                 state[3] = dist
             cuda.syncthreads()
             max_dur = max_duration_s[r]
+            full = kk == 0
+            sweep = True
+            checked = False
             for _ in range(max_passes):
                 moves_before = state[1]
                 for i in range(1, n + 1):
+                    if not _looks(full, perm, i, act):
+                        continue
                     cur_dur = state[0]
                     g = math.inf
                     bc = -1
-                    for c in range(tid, _n_candidates(n, i), threads):
-                        k, j, rev = _decode(n, i, c)
-                        if k == 0 or _or_valid(n, i, k, j, rev):
+                    for t in range(tid, _n_slots(full, n, i, kk), threads):
+                        k, j, rev = _candidate(full, n, i, t, kk, perm, pos, nn)
+                        if k >= 0:
                             dd = _delta(tab, m, perm, i, k, j, rev)
-                            if dd < g and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):
-                                g = dd
-                                bc = c
+                            if dd <= g:
+                                c = _encode(n, i, k, j, rev)
+                                if (dd < g or c < bc) and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):
+                                    g = dd
+                                    bc = c
                     best_g[tid] = g
                     best_c[tid] = bc
                     cuda.syncthreads()
@@ -113,16 +137,26 @@ def _kernel(threads: int) -> Callable:
                                 best_c[tid] = oc
                         cuda.syncthreads()
                         half //= 2
-                    if tid == 0 and best_g[0] < math.inf:
-                        k, j, rev = _decode(n, i, best_c[0])
-                        _apply(perm, i, k, j, rev)
-                        dist, legs = _totals(tab, m, spd, perm, n)
-                        state[0] = legs + state[2]
-                        state[3] = dist
-                        state[1] += 1.0
+                    if tid == 0:
+                        if best_g[0] < math.inf:
+                            k, j, rev = _decode(n, i, best_c[0])
+                            _touch(perm, i, k, j, act)
+                            _apply(perm, i, k, j, rev)
+                            _set_positions(perm, pos, n)
+                            dist, legs = _totals(tab, m, spd, perm, n)
+                            state[0] = legs + state[2]
+                            state[3] = dist
+                            state[1] += 1.0
+                        elif not full:
+                            act[perm[i]] = False
                     cuda.syncthreads()
-                if state[1] == moves_before:
+                stop, full, sweep, checked, wake = _schedule(kk, state[1] != moves_before, full, sweep, checked)
+                if stop:
                     break
+                if wake:
+                    for x in range(tid + 1, m, threads):
+                        act[x] = True
+                    cuda.syncthreads()
             for k in range(tid, n, threads):
                 routes[r, k] = loc[perm[k + 1]]
             if tid == 0:
@@ -144,6 +178,7 @@ def improve_intra(
     metric: int,
     scale: float,
     max_passes: int,
+    granular_k: int = GRANULAR_K,
 ) -> Any:
     """GPU :func:`kernels.cpu.intra.improve_intra`: improves ``routes`` in place, returns distances on the device.
 
@@ -160,15 +195,19 @@ def improve_intra(
     if n_routes == 0:
         return out
     width = routes.shape[1]
-    slot_bytes = 8 * ((width + 1) ** 2 + (width + 1)) + 4 * (2 * width + 3)
+    granular_k = int(granular_k)
+    nn_len = max(1, (width + 1) * (0 if granular_k <= 0 or width <= FULL_UPTO else min(granular_k, width)))
+    slot_bytes = 8 * ((width + 1) ** 2 + (width + 1)) + 4 * (3 * width + 4 + nn_len) + (width + 1)
     blocks = max(1, min(n_routes, MAX_BLOCKS, WORKSPACE_BYTES // slot_bytes))
     _kernel(threads)[blocks, threads](
         d_routes, _launch.to_device(route_len, i32), _launch.to_device(route_depot, i32),
         _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(service_s, f64),
         _launch.to_device(speed_kmh, f64), _launch.to_device(max_duration_s, f64), int(metric), float(scale),
-        int(max_passes),
+        int(max_passes), granular_k,
         _launch.device_empty((blocks, (width + 1) ** 2), f64), _launch.device_empty((blocks, width + 1), f64),
-        _launch.device_empty((blocks, width + 2), i32), _launch.device_empty((blocks, width + 1), i32), out,
+        _launch.device_empty((blocks, width + 2), i32), _launch.device_empty((blocks, width + 1), i32),
+        _launch.device_empty((blocks, width + 1), i32), _launch.device_empty((blocks, nn_len), i32),
+        _launch.device_empty((blocks, width + 1), np.bool_), out,
     )
     if isinstance(routes, np.ndarray):
         routes[...] = _launch.to_host(d_routes)

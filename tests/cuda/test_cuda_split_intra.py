@@ -88,3 +88,24 @@ def test_intra_needs_power_of_two_block(monkeypatch):
     with pytest.raises(ValueError, match="THREADS must be a power of two for the block reduction, not 6"):
         cuda_intra.improve_intra(np.zeros((1, 1), np.int32), np.ones(1, np.int32), np.zeros(1, np.int32),
                                  np.zeros(2), np.zeros(2), np.zeros(2), np.ones(2), np.ones(1), EUCLID, 1.0, 1)
+
+
+def test_granular_intra_matches_cpu(rng, small_blocks):
+    # Routes longer than FULL_UPTO with 4-node lists: granular passes, don't-look bits and the
+    # confirming full passes, on blocks of 4 threads.
+    n_routes, width = 3, cpu_intra.FULL_UPTO + 4
+    a, b, _, _, svc, spd = nodes(rng, n_routes * width + n_routes, EUCLID)
+    routes = np.full((n_routes, width), -1, np.int32)
+    lens = np.array([width, 3, width - 2], np.int32)
+    for r in range(n_routes):
+        routes[r, :lens[r]] = r * width + np.arange(lens[r])
+    depots = np.arange(n_routes * width, n_routes * width + n_routes, dtype=np.int32)
+    max_dur = np.array([INF, INF, 6000.0])
+    args = (lens, depots, a, b, svc, spd, max_dur, EUCLID, 1.0, 8, 4)
+    cpu_routes = routes.copy()
+    dist = cpu_intra.improve_intra(cpu_routes, *args)
+    gpu_routes = routes.copy()
+    d_dist = cuda_intra.improve_intra(gpu_routes, *args)
+    np.testing.assert_array_equal(gpu_routes, cpu_routes)
+    np.testing.assert_array_equal(_launch.to_host(d_dist), dist)
+    assert (cpu_routes != routes).any()
