@@ -386,24 +386,22 @@ def split_tours(
     begins) and ``tour_cost`` (float64[T], total distance; +inf with no starts
     marked when the tour cannot be cut feasibly; 0 for an empty tour).
     """
-    f64 = np.float64
     n_tours = check_tours(tour_ptr, tour_nodes, {
         "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n,
         "max_duration_s": max_duration_s, "max_routes": max_routes,
     })
     route_start = np.zeros(len(tour_nodes), dtype=np.int8)
-    tour_cost = np.empty(n_tours, dtype=f64)
-    _split_tours(
-        np.ascontiguousarray(tour_ptr, np.int64), np.ascontiguousarray(tour_nodes, np.int32),
-        np.ascontiguousarray(tour_depot, np.int32),
-        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
-        np.ascontiguousarray(demand_kg, f64), np.ascontiguousarray(demand_n, f64),
-        np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
-        np.ascontiguousarray(cap_kg, f64), np.ascontiguousarray(cap_n, f64),
-        np.ascontiguousarray(max_duration_s, f64), np.ascontiguousarray(max_routes, np.int32),
-        int(metric), float(scale), route_start, tour_cost,
-    )
+    tour_cost = np.empty(n_tours, dtype=np.float64)
+    _split_tours(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
+                             cap_kg, cap_n, max_duration_s),
+                 np.ascontiguousarray(max_routes, np.int32), int(metric), float(scale), route_start, tour_cost)
     return route_start, tour_cost
+
+
+def _tour_args(tour_ptr, tour_nodes, tour_depot, *reals) -> tuple[np.ndarray, ...]:  # type: ignore[no-untyped-def]
+    """The CSR tour arrays and the float64 node and per-tour arrays, contiguous, as the kernels take them."""
+    return (np.ascontiguousarray(tour_ptr, np.int64), np.ascontiguousarray(tour_nodes, np.int32),
+            np.ascontiguousarray(tour_depot, np.int32), *(np.ascontiguousarray(x, np.float64) for x in reals))
 
 
 def route_counts(
@@ -427,18 +425,10 @@ def route_counts(
     The fleet check of :func:`split_tours` in linear time: a tour whose count
     is at most its fleet can be cut feasibly with that fleet.
     """
-    f64 = np.float64
     n_tours = check_tours(tour_ptr, tour_nodes, {
         "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
     })
     counts = np.empty(n_tours, dtype=np.int32)
-    _route_counts(
-        np.ascontiguousarray(tour_ptr, np.int64), np.ascontiguousarray(tour_nodes, np.int32),
-        np.ascontiguousarray(tour_depot, np.int32),
-        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
-        np.ascontiguousarray(demand_kg, f64), np.ascontiguousarray(demand_n, f64),
-        np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
-        np.ascontiguousarray(cap_kg, f64), np.ascontiguousarray(cap_n, f64),
-        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), counts,
-    )
+    _route_counts(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
+                              cap_kg, cap_n, max_duration_s), int(metric), float(scale), counts)
     return counts
