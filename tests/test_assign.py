@@ -8,30 +8,13 @@ import pyarrow as pa
 import pytest
 
 from kernels._scalar import reference
+from normalised import parcels_table
 from planner import assign as A
 from planner.assign import Assignment, assign_stops, hub_capacity
 from planner.index import Stops, build_stops
 from planner.settings import Settings
 
 UNLIMITED = 2**31 - 1
-
-
-def parcels_table(lat: Sequence[float], lon: Sequence[float], *, tier: Sequence[int] | None = None,
-                  hub: Sequence[int] | None = None, weight: Sequence[float] | None = None) -> pa.Table:
-    """A normalised parcels table (no address ids: one stop per distinct place)."""
-    n = len(lat)
-    return pa.table({
-        "row": pa.array(np.arange(n), pa.int64()),
-        "parcel_id": pa.array([f"p{i}" for i in range(n)], pa.string()),
-        "lat": pa.array(lat, pa.float64()),
-        "lon": pa.array(lon, pa.float64()),
-        "weight_kg": pa.array(np.ones(n) if weight is None else weight, pa.float32()),
-        "tier_code": pa.array(np.full(n, 2) if tier is None else tier, pa.int8()),
-        "address_id": pa.array([None] * n, pa.string()),
-        "hub_index": pa.array(np.full(n, -1) if hub is None else hub, pa.int32()),
-        "shipper": pa.array([None] * n, pa.string()),
-        "fee_usd": pa.array(np.zeros(n), pa.float32()),
-    })
 
 
 def hubs_table(lat: Sequence[float], lon: Sequence[float], *, vehicles: Sequence[int] | None = None,
