@@ -138,7 +138,7 @@ def _hilbert_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
 register(Case("pair_distances", _pair_setup, 5 * 8, "numpy haversine", _numpy_haversine))
 # Per stop: its node index (4 B), its coordinates gathered (16 B); per route: pointer, depot, output.
 register(Case("route_lengths", _routes_setup, 4 + 16 + (8 + 4 + 8 + 16) / ROUTE_STOPS))
-for _k in (1, 8):
+for _k in (1, 4, 8):
     # Per query: two coordinates in, k (index, distance) pairs out; the hub grid stays in cache.
     register(Case(f"nearest_hubs_k{_k}", _nearest_setup(_k), 16 + 12 * _k, "scipy cKDTree", _ckdtree(_k)))
 register(Case("hilbert_keys", _hilbert_setup, 2 * 8 + 8))

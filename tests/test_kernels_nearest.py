@@ -1,4 +1,4 @@
-"""Nearest-hub kernel (CPU): exact parity with brute force, tie-breaks, padding, and real pruning."""
+"""Nearest-hub kernel (CPU): exact parity with brute force, tie-breaks, near-ties, padding, and real pruning."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -75,6 +75,21 @@ def test_global_hubs_and_queries(rng):
     assert_exact(qa, qb, ha, hb, 6, GREAT_CIRCLE, 1.2)
 
 
+def test_tight_cluster_keeps_a_tight_grid(rng):
+    """Hubs within 1e-7 degrees: no hub may round across the seam and stretch the grid round the globe.
+
+    81.69842262147897 becomes 81.69842262147898 when folded onto [-180, 180),
+    which once put the seam just east of the westernmost hub.
+    """
+    ha, hb = 59.6088 + rng.normal(0, 2e-8, 200), 81.69842262147897 + np.abs(rng.normal(0, 2e-8, 200))
+    hb[0] = 81.69842262147897
+    g = build_hub_grid(ha, hb, GREAT_CIRCLE)
+    assert g.nb * g.wb < 1e-6
+    qa, qb = 59.6088 + rng.normal(0, 4e-8, 200), 81.69842262147897 + rng.normal(0, 4e-8, 200)
+    for k in (1, 3, 9):
+        assert_exact(qa, qb, ha, hb, k, GREAT_CIRCLE, 1.3)
+
+
 def test_hubs_on_a_line_and_in_one_point(rng):
     qa, qb = rng.uniform(-5, 5, 100), rng.uniform(-5, 5, 100)
     assert_exact(qa, qb, np.linspace(-3, 3, 50), np.zeros(50), 3, EUCLID)
@@ -118,23 +133,90 @@ def test_grid_is_a_valid_csr_over_hub_cells(rng, metric):
         assert np.all((b >= g.b0 + j * g.wb - g.slack_b) & (b <= g.b0 + (j + 1) * g.wb + g.slack_b))
 
 
-def test_search_prunes_most_hubs(rng):
-    """The ring search computes few distances per query, not one per hub (run on the Python build)."""
+def counting_search():
+    """The Python build of the search, with a counter of ``point_distance`` calls."""
     calls = [0]
 
     def counting_distance(*args):
         calls[0] += 1
         return reference.point_distance(*args)
 
-    search = build_elements(lambda f: f, SimpleNamespace(point_distance=counting_distance)).knn_query
+    return build_elements(lambda f: f, SimpleNamespace(point_distance=counting_distance)).knn_query, calls
+
+
+def run_search(search, qa, qb, ha, hb, k, metric, scale):
+    grid = build_hub_grid(ha, hb, metric)
+    idx, dist = np.empty((len(qa), k), np.int32), np.empty((len(qa), k))
+    for i in range(len(qa)):
+        search(i, qa[i], qb[i], k, metric, scale, *grid, idx, dist)
+    return idx, dist
+
+
+@pytest.mark.parametrize("metric,scale", [(GREAT_CIRCLE, 1.0), (EUCLID, 1.3)])
+def test_metric_distance_only_for_the_winners(rng, metric, scale):
+    """Ranking by embedded distance: the scalar core runs k times per query, and the answer is still exact."""
+    search, calls = counting_search()
     m, n, k = 2000, 100, 4
     ha, hb = rng.uniform(25, 49, m), rng.uniform(-124, -67, m)
     qa, qb = rng.uniform(25, 49, n), rng.uniform(-124, -67, n)
-    grid = build_hub_grid(ha, hb, GREAT_CIRCLE)
-    idx, dist = np.empty((n, k), np.int32), np.empty((n, k))
-    for i in range(n):
-        search(i, qa[i], qb[i], k, GREAT_CIRCLE, 1.0, *grid, idx, dist)
-    assert calls[0] / n < 40  # versus 2000 for brute force
-    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, GREAT_CIRCLE, 1.0)
+    idx, dist = run_search(search, qa, qb, ha, hb, k, metric, scale)
+    assert calls[0] == n * k
+    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, metric, scale)
     np.testing.assert_array_equal(idx, want_idx)
     np.testing.assert_allclose(dist, want_dist, rtol=1e-13)
+
+
+def test_rounded_metric_search_prunes_most_hubs(rng):
+    """CVRPLIB rounding ranks by the scalar core itself, yet computes few distances per query, not one per hub."""
+    search, calls = counting_search()
+    m, n, k = 2000, 100, 4
+    ha, hb, qa, qb = (np.round(rng.uniform(0, 1000, s)) for s in (m, m, n, n))
+    idx, dist = run_search(search, qa, qb, ha, hb, k, EUCLID_ROUND, 1.0)
+    assert calls[0] / n < 40  # versus 2000 for brute force
+    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, EUCLID_ROUND, 1.0)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(dist, want_dist)
+
+
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID])
+def test_near_ties_at_the_boundary_fall_back_exactly(rng, metric):
+    """Hubs within 1e-13 degrees of each other, and hubs on a circle round the query: near-ties for k-th place.
+
+    The chord cannot order hubs a rounding error apart like the haversine core
+    (without the fallback, the cluster queries come out in the wrong order),
+    so the search must notice the tie band and rank by the core: exact, and more core calls.
+    """
+    spread = 1e-13
+    ha = np.concatenate([rng.uniform(30, 40, 40), 35.0 + rng.uniform(-1, 1, 30) * spread])
+    hb = np.concatenate([rng.uniform(-100, -90, 40), -95.0 + rng.uniform(-1, 1, 30) * spread])
+    t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ha = np.concatenate([ha, 33.0 + 0.2 * np.cos(t)])  # a ring of hubs about equally far from (33, -97)
+    hb = np.concatenate([hb, -97.0 + 0.2 * np.sin(t)])
+    qa = np.concatenate([[33.0], 35.0 + rng.uniform(-3, 3, 40) * spread, rng.uniform(30, 40, 40)])
+    qb = np.concatenate([[-97.0], -95.0 + rng.uniform(-3, 3, 40) * spread, rng.uniform(-100, -90, 40)])
+    for k in (1, 3, 8):
+        assert_exact(qa, qb, ha, hb, k, metric)
+    search, calls = counting_search()
+    idx, dist = run_search(search, qa[:3], qb[:3], ha, hb, 3, metric, 1.0)
+    assert calls[0] > 3 * 3  # at least one query ranked by the scalar core
+    want_idx, want_dist = brute_force(qa[:3], qb[:3], ha, hb, 3, metric, 1.0)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(dist, want_dist)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-300])
+def test_degenerate_scale_ranks_by_the_metric(rng, scale):
+    """A scale that collapses distances to ties (or underflow) must still give brute force's index order."""
+    ha, hb = rng.uniform(25, 49, 50), rng.uniform(-124, -67, 50)
+    qa, qb = rng.uniform(25, 49, 40), rng.uniform(-124, -67, 40)
+    assert_exact(qa, qb, ha, hb, 5, GREAT_CIRCLE, scale)
+
+
+def test_grid_embeds_hubs(rng):
+    """Great circle hubs become unit vectors; planar hubs keep their coordinates with z = 0."""
+    ha, hb = rng.uniform(-90, 90, 30), rng.uniform(-180, 180, 30)
+    g = build_hub_grid(ha, hb, GREAT_CIRCLE)
+    np.testing.assert_allclose(g.hub_x ** 2 + g.hub_y ** 2 + g.hub_z ** 2, 1.0, rtol=1e-15)
+    np.testing.assert_allclose(np.degrees(np.arcsin(g.hub_z)), ha[g.hub_idx], atol=1e-9)
+    g = build_hub_grid(ha, hb, EUCLID)
+    assert np.array_equal(g.hub_x, ha[g.hub_idx]) and np.array_equal(g.hub_y, hb[g.hub_idx]) and not g.hub_z.any()

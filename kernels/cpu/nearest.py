@@ -6,15 +6,29 @@ outward from its own cell and stops once its k-th best distance is strictly
 below a lower bound on the distance to every cell not yet visited, so the
 answer equals brute force, ties going to the smaller hub index.
 
+Ranking without trigonometry. The grid also stores every hub embedded in
+3-D (great circle: the unit vector of (lat, lon); planar metrics: ``(a, b, 0)``),
+and the search ranks hubs by the squared Euclidean distance of the embeddings
+(the squared chord on the sphere), which is monotone in the metric distance:
+the inner loop is three subtractions and three multiplications. The scalar
+core's ``point_distance`` is then computed for the k winners only and they are
+re-sorted by (distance, index). That equals brute force as long as no hub
+outside the winners lies within a relative :data:`NEAR_REL` (plus an absolute
+rounding allowance) of the k-th winner's squared embedded distance: the search keeps
+the best loser (the (k+1)-th value) for that test, never prunes inside the
+band, and in the rare case of a near-tie at the boundary (near-duplicate
+hubs) reruns the query ranking by ``point_distance`` itself. CVRPLIB's rounded
+metric, whose many ties break by index, always ranks by ``point_distance``.
+
 Great circle (``a`` = latitude, ``b`` = longitude, degrees) uses a grid on
-degrees whose longitude axis starts at the widest gap between hubs, so a hub
-set never straddles the seam. The bounds are safe on the sphere: a latitude
-gap g is at least ``R * g`` km, and a longitude gap g (taken around the
-circle) at least ``R * asin(cos(lat_q) * sin(min(g, 90 deg)))`` km, the
-distance from the query to the nearest meridian that far away, which in turn
-is at least ``R * cos(lat_q) * (g - g**3 / 6)`` (no trigonometry per cell).
-Planar metrics
-use the coordinate gaps directly. Every bound is shrunk by a relative
+degrees whose longitude axis starts in the middle of the widest gap between
+hubs, so a hub set never straddles the seam. The bounds are safe on the sphere: a latitude
+gap g is an angle of at least g, and a longitude gap g (taken around the
+circle) at least ``asin(cos(lat_q) * sin(min(g, 90 deg)))``, the angle from
+the query to the nearest meridian that far away, which in turn is at least
+``cos(lat_q) * (g - g**3 / 6)``; an angle t is a chord of at least
+``t - t**3 / 24`` (no trigonometry per cell). Planar metrics use the
+coordinate gaps directly. Every bound is shrunk by a relative
 :data:`BOUND_SLACK`, and cell edges are widened by a rounding margin, so
 floating-point rounding never prunes a hub that belongs in the answer.
 
@@ -30,12 +44,12 @@ from typing import Callable, NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE
+from kernels._scalar import EARTH_RADIUS_KM, EUCLID_ROUND, GREAT_CIRCLE
 from kernels.cpu import _core
 
 #: Largest supported k (the planner asks for a handful of candidate hubs per cell).
 MAX_K = 16
-#: Average hubs per grid cell: small cells prune well, large ones cost fewer ring steps.
+#: Average hubs per grid cell: small cells prune well, large ones cost fewer ring steps (k = 1..8 measured flat near 2).
 HUBS_PER_CELL = 2.0
 #: Cap on cells per axis, so a degenerate hub set cannot allocate a huge grid.
 MAX_CELLS_PER_AXIS = 2048
@@ -43,6 +57,14 @@ MAX_CELLS_PER_AXIS = 2048
 BOUND_SLACK = 1e-7
 #: Grid edges are widened by this fraction of the grid's coordinate magnitude (rounding of cell indices).
 EDGE_SLACK = 1e-9
+#: Squared embedded distances within this relative margin of the k-th winner's count as possible ties.
+NEAR_REL = 1e-7
+#: Absolute margin on squared unit-sphere chords (a chord of 1e-10 is 0.6 mm): absorbs rounding of the embedding.
+NEAR_ABS_SPHERE = 1e-20
+#: Absolute margin on squared planar distances: keeps scaled distances of hubs outside the band normal floats.
+NEAR_ABS_PLANE = 1e-300
+#: Ranking by embedded distance needs ``scale`` in this range, so scaling cannot merge distances by underflow.
+SCALE_RANGE = (1e-100, 1e100)
 
 
 class HubGrid(NamedTuple):
@@ -53,7 +75,8 @@ class HubGrid(NamedTuple):
     coordinates, where ``b`` is first shifted by ``-origin`` and taken modulo
     360 for great circle. Its hubs are ``hub_idx[cell_ptr[c]:cell_ptr[c+1]]``
     with ``c = i * nb + j``, in ascending index order, and their original
-    coordinates sit alongside in ``hub_a`` / ``hub_b``.
+    coordinates sit alongside in ``hub_a`` / ``hub_b``, their embeddings
+    (see the module docstring) in ``hub_x`` / ``hub_y`` / ``hub_z``.
     """
 
     a0: float
@@ -69,14 +92,21 @@ class HubGrid(NamedTuple):
     hub_idx: np.ndarray
     hub_a: np.ndarray
     hub_b: np.ndarray
+    hub_x: np.ndarray
+    hub_y: np.ndarray
+    hub_z: np.ndarray
 
 
 def _widest_gap_origin(lon: np.ndarray) -> float:
-    """Longitude just east of the widest gap between hub longitudes: the grid's seam goes in that gap."""
+    """Longitude in the middle of the widest gap between hub longitudes: the grid's seam.
+
+    The middle, not the edge: a hub on the seam could round to either end of
+    the grid's longitude axis and stretch it round the whole circle.
+    """
     s = np.sort(np.mod(lon + 180.0, 360.0) - 180.0)
     gaps = np.diff(s, append=s[0] + 360.0)
     g = int(np.argmax(gaps))
-    return float(s[(g + 1) % len(s)])
+    return float(s[g] + 0.5 * gaps[g])
 
 
 def _axis(lo: float, hi: float, n_cells: int) -> tuple[int, float]:
@@ -100,7 +130,7 @@ def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int,
     if len(keep) == 0:
         empty_f = np.empty(0, np.float64)
         return HubGrid(0.0, 0.0, 1.0, 1.0, 1, 1, 0.0, 0.0, 0.0,
-                       np.zeros(2, np.int64), np.empty(0, np.int32), empty_f, empty_f)
+                       np.zeros(2, np.int64), np.empty(0, np.int32), empty_f, empty_f, empty_f, empty_f, empty_f)
     a, b_raw = ha[keep], hb[keep]
     origin = _widest_gap_origin(b_raw) if wrap else 0.0
     b = np.mod(b_raw - origin, 360.0) if wrap else b_raw
@@ -120,18 +150,39 @@ def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int,
     np.cumsum(np.bincount(cell, minlength=na * nb), out=cell_ptr[1:])
     slack_a = EDGE_SLACK * (abs(a0) + abs(a1) + wa)
     slack_b = EDGE_SLACK * (abs(b0) + abs(b1) + wb)
-    return HubGrid(a0, b0, wa, wb, na, nb, origin, slack_a, slack_b, cell_ptr,
-                   keep[order], np.ascontiguousarray(a[order]), np.ascontiguousarray(b_raw[order]))
+    hub_a, hub_b = np.ascontiguousarray(a[order]), np.ascontiguousarray(b_raw[order])
+    xyz = np.empty((3, len(keep)), np.float64)
+    _embed_all(wrap, hub_a, hub_b, xyz)
+    return HubGrid(a0, b0, wa, wb, na, nb, origin, slack_a, slack_b, cell_ptr, keep[order], hub_a, hub_b,
+                   xyz[0], xyz[1], xyz[2])
 
 
 def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | None = None) -> SimpleNamespace:
     """Return the per-query k-nearest search compiled on top of ``core.point_distance``.
 
-    The scalar helpers are compiled with ``jit``, the search itself with
-    ``entry_jit`` (default ``jit``): the CPU inlines it into its ``prange`` loop.
+    The scalar helpers are compiled with ``jit``, the functions taking arrays
+    with ``entry_jit`` (default ``jit``): the CPU inlines those into its
+    ``prange`` loop, since every array passed to a non-inlined call costs
+    atomic reference counting there.
     """
     point_distance = core.point_distance
+    array_jit = entry_jit or jit
     inf = math.inf
+
+    @jit
+    def embed(wrap, a, b):  # type: ignore[no-untyped-def]
+        """3-D point whose squared Euclidean distances rank like the metric: unit vector or ``(a, b, 0)``."""
+        if not wrap:
+            return a, b, 0.0
+        p = math.radians(a)
+        lam = math.radians(b)
+        cp = math.cos(p)
+        return cp * math.cos(lam), cp * math.sin(lam), math.sin(p)
+
+    @jit
+    def loosen(d2, tol):  # type: ignore[no-untyped-def]
+        """Largest squared embedded distance that may still tie with ``d2`` once mapped to the metric."""
+        return d2 * (1.0 + NEAR_REL) + tol
 
     @jit
     def circular_deg(x):  # type: ignore[no-untyped-def]
@@ -152,21 +203,29 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
 
     @jit
     def raw_bound(wrap, gap_a, gap_b, coslat):  # type: ignore[no-untyped-def]
-        """Lower bound (km, or planar units) on the distance to a point ``gap_a`` / ``gap_b`` away per axis."""
+        """Lower bound on the distance to a point ``gap_a`` / ``gap_b`` away per axis: an angle, or planar units."""
         if not wrap:
             return math.sqrt(gap_a * gap_a + gap_b * gap_b)
         g = math.radians(min(gap_b, 90.0))
         # asin(cos(lat) sin g) >= cos(lat) sin g >= cos(lat) (g - g^3 / 6): no trig in the hot loop.
-        lon_km = EARTH_RADIUS_KM * coslat * (g - g * g * g * (1.0 / 6.0))
-        return max(EARTH_RADIUS_KM * math.radians(gap_a), lon_km)
+        return max(math.radians(gap_a), coslat * (g - g * g * g * (1.0 / 6.0)))
 
     @jit
-    def metric_bound(metric, scale, raw):  # type: ignore[no-untyped-def]
-        """Map a raw lower bound through the metric (scale, or CVRPLIB rounding), shrunk for rounding safety."""
+    def ranked_bound(exact, wrap, metric, scale, raw):  # type: ignore[no-untyped-def]
+        """Map a raw lower bound to the ranking's units (metric, or squared embedded), shrunk for rounding."""
+        if raw == inf:
+            return inf
+        if exact:
+            raw = raw * (1.0 - BOUND_SLACK)
+            if wrap:
+                raw = raw * EARTH_RADIUS_KM
+            if metric == 2:
+                return math.floor(raw + 0.5)
+            return scale * raw
+        if wrap:  # an angle t spans a chord 2 sin(t / 2) >= t - t^3 / 24
+            raw = raw - raw * raw * raw * (1.0 / 24.0)
         raw = raw * (1.0 - BOUND_SLACK)
-        if metric == 2:
-            return math.floor(raw + 0.5)
-        return scale * raw
+        return raw * raw
 
     @jit
     def grid_cell(q, q0, w, n):  # type: ignore[no-untyped-def]
@@ -179,16 +238,16 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
         return int(t)
 
     @jit
-    def cell_bound(qa, qbr, coslat, ia, ib, metric, scale, wrap, a0, b0, wa, wb, slack_a, slack_b):  # type: ignore[no-untyped-def]
-        """Lower bound on the metric distance from the query to any hub in cell (ia, ib)."""
+    def block_bound(qa, qbr, coslat, ia, lo_b, hi_b, exact, metric, scale, wrap, a0, b0, wa, wb,
+                    slack_a, slack_b):  # type: ignore[no-untyped-def]
+        """Lower bound, in the ranking's units, on the distance to any hub in row ia, columns lo_b..hi_b."""
         lo_a = a0 + ia * wa
-        lo_b = b0 + ib * wb
         gap_a = axis_gap(qa, lo_a - slack_a, lo_a + wa + slack_a, False)
-        gap_b = axis_gap(qbr, lo_b - slack_b, lo_b + wb + slack_b, wrap)
-        return metric_bound(metric, scale, raw_bound(wrap, gap_a, gap_b, coslat))
+        gap_b = axis_gap(qbr, b0 + lo_b * wb - slack_b, b0 + (hi_b + 1) * wb + slack_b, wrap)
+        return ranked_bound(exact, wrap, metric, scale, raw_bound(wrap, gap_a, gap_b, coslat))
 
     @jit
-    def outside_bound(qa, qbr, coslat, lo_a, hi_a, lo_b, hi_b, metric, scale, wrap, a0, b0, wa, wb,
+    def outside_bound(qa, qbr, coslat, lo_a, hi_a, lo_b, hi_b, exact, metric, scale, wrap, a0, b0, wa, wb,
                       na, nb, slack_a, slack_b):  # type: ignore[no-untyped-def]
         """Lower bound on the distance to any hub outside cell rows lo_a..hi_a x columns lo_b..hi_b (inf if none)."""
         raw = inf
@@ -202,71 +261,120 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
         if hi_b < nb - 1:
             right = b0 + nb * wb + slack_b
             raw = min(raw, raw_bound(wrap, 0.0, axis_gap(qbr, b0 + (hi_b + 1) * wb - slack_b, right, wrap), coslat))
-        if raw == inf:
-            return inf
-        return metric_bound(metric, scale, raw)
+        return ranked_bound(exact, wrap, metric, scale, raw)
 
-    # knn_query is the only function taking arrays: on the CPU every array passed to a
-    # non-inlined call costs atomic reference counting, so the cell scan and the top-k
-    # insertion are written out inline here, the helpers above take scalars only, and
-    # the CPU inlines knn_query itself into its loop.
-    @(entry_jit or jit)
+    # knn_query is the only function taking arrays: the CPU inlines it into its prange loop
+    # (Numba cannot inline closures into an inlined closure), so the ring search and the
+    # final re-scoring are written out inline here and the helpers above take scalars only.
+    @array_jit
     def knn_query(i, qa, qb, k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                  cell_ptr, hub_idx, hub_a, hub_b, out_idx, out_dist):  # type: ignore[no-untyped-def]
-        """Fill row ``i`` of ``out_idx`` / ``out_dist`` with the k nearest hubs of (qa, qb), padded with -1 / inf."""
+                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z,
+                  out_idx, out_dist):  # type: ignore[no-untyped-def]
+        """Fill row ``i`` of ``out_idx`` / ``out_dist`` with the k nearest hubs of (qa, qb), padded with -1 / inf.
+
+        The first pass ranks by squared embedded distance (unless the metric
+        is rounded or ``scale`` is out of :data:`SCALE_RANGE`), pruning only
+        cells that cannot come within :func:`loosen` of the k-th value, so
+        every hub in that tie band is a winner or counted in ``loser``. If the
+        band holds a loser, a second pass ranks by ``point_distance`` itself.
+        """
+        last = k - 1
         for j in range(k):
             out_idx[i, j] = -1
             out_dist[i, j] = inf
         if not (abs(qa) < inf and abs(qb) < inf):
             return
         wrap = metric == 0
+        qx, qy, qz = embed(wrap, qa, qb)
         qbr = qb
         coslat = 1.0
         if wrap:
             qbr = qb - origin
             qbr = qbr - 360.0 * math.floor(qbr / 360.0)
-            coslat = abs(math.cos(math.radians(qa)))
+            coslat = math.sqrt(qx * qx + qy * qy)  # |cos(lat)|, within rounding the bounds' slack absorbs
+        tol = NEAR_ABS_SPHERE if wrap else NEAR_ABS_PLANE
         ca = grid_cell(qa, a0, wa, na)
         cb = grid_cell(qbr, b0, wb, nb)
-        last = k - 1
-        kth = inf  # out_dist[i, last], kept in a register
-        full = False  # k hubs found so far
         r_max = max(max(ca, na - 1 - ca), max(cb, nb - 1 - cb))
-        for r in range(r_max + 1):
-            for ia in range(max(ca - r, 0), min(ca + r, na - 1) + 1):
-                step = 1 if (ia == ca - r or ia == ca + r) else 2 * r  # inner rows: only the ring's two ends
-                for ib in range(cb - r, cb + r + 1, step):
-                    if ib < 0 or ib >= nb:
-                        continue
-                    c = ia * nb + ib
-                    if cell_ptr[c] == cell_ptr[c + 1]:
-                        continue
-                    if full and kth < cell_bound(qa, qbr, coslat, ia, ib, metric, scale, wrap,
-                                                 a0, b0, wa, wb, slack_a, slack_b):
-                        continue
-                    for j in range(cell_ptr[c], cell_ptr[c + 1]):
-                        if full and wrap:  # a cheap bound spares most haversines
-                            gap_b = axis_gap(qb, hub_b[j], hub_b[j], True)
-                            if kth < metric_bound(metric, scale, raw_bound(True, abs(qa - hub_a[j]), gap_b, coslat)):
-                                continue
-                        d = point_distance(metric, scale, qa, qb, hub_a[j], hub_b[j])
-                        h = hub_idx[j]
-                        if not (d < kth or (full and d == kth and h < out_idx[i, last])):
+        exact = metric == EUCLID_ROUND or not (scale >= SCALE_RANGE[0] and scale <= SCALE_RANGE[1])
+        for attempt in range(2):
+            # Ring search: row i holds the winners' grid positions and ranking values.
+            if attempt > 0:
+                for j in range(k):
+                    out_idx[i, j] = -1
+                    out_dist[i, j] = inf
+            kth = inf  # out_dist[i, last], kept in a register
+            limit = inf  # prune beyond this: kth, or the end of its tie band
+            loser = inf  # smallest value among hubs seen but not (or no longer) among the winners
+            full = False  # k hubs found so far
+            for r in range(r_max + 1):
+                for ia in range(max(ca - r, 0), min(ca + r, na - 1) + 1):
+                    edge = ia == ca - r or ia == ca + r
+                    # The ring's first and last rows are one run of cells, contiguous in the CSR;
+                    # its inner rows contribute their two end cells.
+                    for side in range(1 if edge else 2):
+                        lo_b = max(cb - r, 0) if edge else (cb - r if side == 0 else cb + r)
+                        hi_b = min(cb + r, nb - 1) if edge else lo_b
+                        if lo_b < 0 or hi_b >= nb:
                             continue
-                        p = last  # insertion sort step: ties go to the smaller hub index
-                        while p > 0 and (out_dist[i, p - 1] > d or (out_dist[i, p - 1] == d and out_idx[i, p - 1] > h)):
-                            out_dist[i, p] = out_dist[i, p - 1]
-                            out_idx[i, p] = out_idx[i, p - 1]
-                            p -= 1
-                        out_dist[i, p] = d
-                        out_idx[i, p] = h
-                        kth = out_dist[i, last]
-                        full = out_idx[i, last] >= 0
-            if full and kth < outside_bound(qa, qbr, coslat, ca - r, ca + r, cb - r, cb + r, metric, scale,
-                                            wrap, a0, b0, wa, wb, na, nb, slack_a, slack_b):
+                        start = cell_ptr[ia * nb + lo_b]
+                        stop = cell_ptr[ia * nb + hi_b + 1]
+                        if start == stop:
+                            continue
+                        if full and limit < block_bound(qa, qbr, coslat, ia, lo_b, hi_b, exact, metric, scale, wrap,
+                                                        a0, b0, wa, wb, slack_a, slack_b):
+                            continue
+                        for j in range(start, stop):
+                            if exact:
+                                d = point_distance(metric, scale, qa, qb, hub_a[j], hub_b[j])
+                            else:
+                                dx = hub_x[j] - qx
+                                dy = hub_y[j] - qy
+                                dz = hub_z[j] - qz
+                                d = dx * dx + dy * dy + dz * dz
+                            if not (d < kth or (full and d == kth and hub_idx[j] < hub_idx[out_idx[i, last]])):
+                                loser = min(loser, d)
+                                continue
+                            if full:
+                                loser = min(loser, kth)  # the k-th winner drops out
+                            h = hub_idx[j]
+                            p = last  # insertion sort step: ties go to the smaller hub index
+                            while p > 0 and (out_dist[i, p - 1] > d or
+                                             (out_dist[i, p - 1] == d and hub_idx[out_idx[i, p - 1]] > h)):
+                                out_dist[i, p] = out_dist[i, p - 1]
+                                out_idx[i, p] = out_idx[i, p - 1]
+                                p -= 1
+                            out_dist[i, p] = d
+                            out_idx[i, p] = j
+                            kth = out_dist[i, last]
+                            full = out_idx[i, last] >= 0
+                            if full:
+                                limit = kth if exact else loosen(kth, tol)
+                if full and limit < outside_bound(qa, qbr, coslat, ca - r, ca + r, cb - r, cb + r, exact, metric,
+                                                  scale, wrap, a0, b0, wa, wb, na, nb, slack_a, slack_b):
+                    break
+            if not exact and full and not loser > limit:
+                exact = True  # a near-tie at the boundary: rank by the metric itself
+                continue
+            # Positions to hub indices; after the embedded ranking, values to point_distance, re-sorted.
+            for j in range(k):
+                pos = out_idx[i, j]
+                if pos < 0:
+                    break
+                h = hub_idx[pos]
+                d = out_dist[i, j] if exact else point_distance(metric, scale, qa, qb, hub_a[pos], hub_b[pos])
+                p = j
+                while p > 0 and (out_dist[i, p - 1] > d or (out_dist[i, p - 1] == d and out_idx[i, p - 1] > h)):
+                    out_dist[i, p] = out_dist[i, p - 1]
+                    out_idx[i, p] = out_idx[i, p - 1]
+                    p -= 1
+                out_dist[i, p] = d
+                out_idx[i, p] = h
+            if exact or not full or out_dist[i, last] < inf:
                 return
+            exact = True  # the k-th distance overflowed: its ties cannot be told apart, rank by the metric
 
-    return SimpleNamespace(knn_query=knn_query)
+    return SimpleNamespace(embed=embed, knn_query=knn_query)
 
 
 def check_query(qa: np.ndarray, qb: np.ndarray, ha: np.ndarray, hb: np.ndarray, k: int) -> int:
@@ -280,15 +388,25 @@ def check_query(qa: np.ndarray, qb: np.ndarray, ha: np.ndarray, hb: np.ndarray, 
     return len(qa)
 
 
-_knn_query = build_elements(njit(cache=True), _core, njit(inline="always", cache=True)).knn_query
+_elements = build_elements(njit(cache=True), _core, njit(inline="always", cache=True))
+_embed = _elements.embed
+_knn_query = _elements.knn_query
+
+
+@njit(cache=True)
+def _embed_all(wrap, a, b, out):  # type: ignore[no-untyped-def]
+    """Embed every point (a[j], b[j]) into column j of ``out`` (float64[3, n]), as the search embeds queries."""
+    for j in range(a.shape[0]):
+        out[0, j], out[1, j], out[2, j] = _embed(wrap, a[j], b[j])
 
 
 @njit(parallel=True, cache=True)
 def _nearest_hubs(qa, qb, k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                  cell_ptr, hub_idx, hub_a, hub_b, out_idx, out_dist):  # type: ignore[no-untyped-def]
+                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z,
+                  out_idx, out_dist):  # type: ignore[no-untyped-def]
     for i in prange(qa.shape[0]):
         _knn_query(i, qa[i], qb[i], k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                   cell_ptr, hub_idx, hub_a, hub_b, out_idx, out_dist)
+                   cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, out_idx, out_dist)
 
 
 def nearest_hubs(

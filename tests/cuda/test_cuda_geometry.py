@@ -80,3 +80,14 @@ def test_nearest_hubs(rng, metric, k):
     assert gpu_idx.dtype == np.int32 and gpu_idx.shape == (40, k)
     np.testing.assert_array_equal(gpu_idx, cpu_idx)
     np.testing.assert_array_equal(gpu_dist, cpu_dist)
+
+
+def test_nearest_hubs_near_ties(rng):
+    """Hubs 1e-13 degrees apart force the exact fallback: the device must take it exactly like the CPU."""
+    ha = np.concatenate([rng.uniform(30, 40, 10), 35.0 + rng.uniform(-1, 1, 12) * 1e-13])
+    hb = np.concatenate([rng.uniform(-100, -90, 10), -95.0 + rng.uniform(-1, 1, 12) * 1e-13])
+    qa = np.concatenate([35.0 + rng.uniform(-3, 3, 12) * 1e-13, rng.uniform(30, 40, 12)])
+    qb = np.concatenate([-95.0 + rng.uniform(-3, 3, 12) * 1e-13, rng.uniform(-100, -90, 12)])
+    (cpu_idx, cpu_dist), (gpu_idx, gpu_dist) = both(api.nearest_hubs, qa, qb, ha, hb, 3, GREAT_CIRCLE, 1.0)
+    np.testing.assert_array_equal(gpu_idx, cpu_idx)
+    np.testing.assert_array_equal(gpu_dist, cpu_dist)
