@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._env import cpu_model, versions  # noqa: E402
 from kernels import api  # noqa: E402
 from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE  # noqa: E402
 from kernels.backend import resolve  # noqa: E402
@@ -169,22 +170,6 @@ def device_copy_gbps() -> float:
     return 2 * src.nbytes / t / 1e9
 
 
-def versions() -> dict[str, str]:
-    """Versions of the libraries that shape the numbers."""
-    import numba
-    import scipy
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-           "scipy": scipy.__version__}
-    try:
-        import cupy
-
-        out["cupy"] = cupy.__version__
-    except ImportError:
-        pass
-    return out
-
-
 def run_benchmarks(backend: str, sizes: list[int], repeats: int, names: list[str]) -> dict[str, Any]:
     """Time every selected case at every size; returns the JSON-ready report."""
     resolved = resolve(backend)
@@ -211,22 +196,11 @@ def run_benchmarks(backend: str, sizes: list[int], repeats: int, names: list[str
             })
             print(f"  {name} n={n}: {t:.4f} s", file=sys.stderr, flush=True)
     return {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cpu_model": _cpu_model(),
+        "machine": {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
                     "cores": os.cpu_count()},
         "backend": backend, "device": resolved.device, "device_copy_gb_per_s": copy_gbps,
         "versions": versions(), "sizes": sizes, "repeats": repeats, "hubs": HUBS, "results": rows,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def markdown(report: dict[str, Any]) -> str:
