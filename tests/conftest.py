@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-BENCH_DATA = ROOT.parent / "shared" / "bench-data" / "cvrplib"
+
 
 
 @pytest.fixture

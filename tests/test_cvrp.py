@@ -12,7 +12,8 @@ from planner import cvrp
 from planner.cli import main
 
 
-BENCH_DATA = Path(__file__).resolve().parents[2] / "shared" / "bench-data" / "cvrplib"
+# a copy of CVRPLIB's X-n101-k25 (Uchoa et al. 2017) and its best known solution ships in data/
+BENCH_DATA = Path(__file__).resolve().parents[1] / "data" / "cvrplib"
 X101 = BENCH_DATA / "X-n101-k25.vrp"
 
 
