@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PARCELS ?= 200000
-HUBS ?= 200
+HUBS ?= 500
 REGION ?= national
 RUN_DIR ?= runs/demo
 

@@ -10,7 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 
-
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
