@@ -6,19 +6,9 @@ import os
 import platform
 from typing import Any
 
+from kernels.backend import cpu_model, resolve
+
 PACKAGES = ("numpy", "numba", "scipy", "pyarrow", "h3", "cupy", "pyvrp", "ortools", "vroom", "dask")
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what platform knows)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions() -> dict[str, str]:
@@ -41,8 +31,6 @@ def versions() -> dict[str, str]:
 
 def environment(backend: str = "cpu") -> dict[str, Any]:
     """Machine, backend, device and versions, for a benchmark's JSON."""
-    from kernels.backend import resolve
-
     resolved = resolve(backend)
     return {
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},

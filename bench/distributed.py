@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -28,10 +26,10 @@ from typing import Any
 # The repository root replaces this script's folder on the path: here, "distributed" must be Dask's package.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from bench._env import environment  # noqa: E402
 from planner import distributed as dist  # noqa: E402
-from planner.settings import ClusterSettings  # noqa: E402
 from planner.pipeline import plan_files  # noqa: E402
-from planner.settings import Settings  # noqa: E402
+from planner.settings import ClusterSettings, Settings  # noqa: E402
 from planner.synth import write_load  # noqa: E402
 
 OUTPUTS = ("assignments.arrow", "routes.arrow", "hubs.arrow", "rejects.arrow")
@@ -93,8 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = _settings(args)
     report: dict[str, Any] = {"parcels": args.parcels, "hubs": args.hubs, "seed": args.seed,
                               "group_stops": args.group_stops, "settings": settings.to_dict(),
-                              "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                                          "python": platform.python_version()}}
+                              **environment("cpu")}
     report["in_process"] = timed_plan(data, work / "in_process", settings, dist.InProcess(), args.group_stops)
     t0 = time.perf_counter()
     runner = dist.connect(args.scheduler) if args.scheduler else dist.local_cluster(args.workers)

@@ -50,19 +50,22 @@ def _cuda_problem() -> str | None:
     return None
 
 
-def _cpu_name() -> str:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or what platform knows)."""
     import platform
 
-    name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{name} ({os.cpu_count()} cores)"
+    return platform.processor() or platform.machine()
+
+
+def _cpu_name() -> str:
+    return f"{cpu_model()} ({os.cpu_count()} cores)"
 
 
 def resolve(name: str = "auto") -> Backend:
@@ -80,5 +83,5 @@ def resolve(name: str = "auto") -> Backend:
         return Backend("cuda", "numba CUDA simulator", simulator=True)
     from numba import cuda
 
-    return Backend("cuda", cuda.get_current_device().name.decode() if isinstance(
-        cuda.get_current_device().name, bytes) else str(cuda.get_current_device().name))
+    name = cuda.get_current_device().name
+    return Backend("cuda", name.decode() if isinstance(name, bytes) else str(name))

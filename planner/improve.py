@@ -22,6 +22,7 @@ from kernels import GREAT_CIRCLE
 from planner.compute import Compute
 from planner.fleet import Fleet, Nodes
 from planner.route import RouteSet
+from planner.schedule import leg_table
 from planner.settings import ImproveSettings
 
 #: inter-route rounds per call of the inter kernel between intra passes
@@ -84,8 +85,6 @@ def granular_neighbours(routes: RouteSet, nodes: Nodes, k: int, metric: int) -> 
 
 def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
     """Sum of route distances (hub -> stops -> hub)."""
-    from planner.schedule import leg_table
-
     legs = leg_table(routes, nodes, compute)
     return float(legs.distance.sum())
 
@@ -155,7 +154,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
             finished = False
             break
         before_inter = work.routes.copy()
-        applied = compute.improve_inter(work.routes, work.route_len, depot, hub.astype(np.int32), neighbours, nodes,
+        applied = compute.improve_inter(work.routes, work.route_len, depot, hub, neighbours, nodes,
                                         cap_kg, cap_n, shift, INTER_ROUNDS_PER_STEP)
         moves += applied
         dirty = (work.routes != before_inter).any(axis=1)

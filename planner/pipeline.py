@@ -228,6 +228,7 @@ def _summary(inputs, n_stops: int, fleet: Fleet, t: _Tables, schedule: Schedule,
     tiers = {name: {st: int(((t.parcel_tier == code) & (status == k)).sum()) for k, st in enumerate(S.STATUSES)}
              for code, name in enumerate(S.TIERS)}
     planned = status == 0
+    rejected = int(inputs.rejects.column("file").to_pylist().count("parcels"))
     seller = np.asarray([SHIPPER_OPERATOR.get(x, DEFAULT_SELLER) if x is not None else DEFAULT_SELLER
                          for x in inputs.parcels.column("shipper").to_pylist()], dtype=object)
     fee = t.parcel_fee
@@ -243,12 +244,12 @@ def _summary(inputs, n_stops: int, fleet: Fleet, t: _Tables, schedule: Schedule,
         "backend": backend.name,
         "device": backend.device,
         "totals": {
-            "parcels": int(inputs.parcels.num_rows + (inputs.rejects.column("file").to_pylist().count("parcels"))),
+            "parcels": int(inputs.parcels.num_rows) + rejected,
             "parcels_valid": int(inputs.parcels.num_rows),
             "parcels_planned": int(planned.sum()),
             "parcels_deferred": int((status == 1).sum()),
             "parcels_unassigned": int((status == 2).sum()),
-            "parcels_rejected": int(inputs.rejects.column("file").to_pylist().count("parcels")),
+            "parcels_rejected": rejected,
             "stops": int(n_stops),
             "routes": int(schedule.distance_km.size),
             "distance_km": round(float(schedule.distance_km.sum()), 3),

@@ -85,15 +85,15 @@ class _Limits:
                    fleet.shift_s.astype(np.float64), fleet.vehicles.astype(np.int32))
 
 
-def _single_stop_reasons(hub: np.ndarray, routable: np.ndarray, nodes: Nodes, fleet: Fleet,
-                         compute: Compute) -> np.ndarray:
+def _single_stop_reasons(hub: np.ndarray, routable: np.ndarray, dist_to_hub: np.ndarray, nodes: Nodes,
+                         fleet: Fleet) -> np.ndarray:
     """Why a stop cannot be served even alone on a vehicle of its hub (None when it can)."""
     reasons = np.full(hub.size, None, dtype=object)
     idx = np.flatnonzero(routable)
     if idx.size == 0:
         return reasons
     h = hub[idx]
-    d = compute.pair_distances(nodes.a[idx], nodes.b[idx], fleet.lat[h], fleet.lon[h])
+    d = dist_to_hub[idx]
     hub_speed = nodes.speed_kmh[nodes.n_stops + h]
     there_and_back = 2.0 * scalar.leg_seconds(d, hub_speed, nodes.speed_kmh[idx]) + nodes.service_s[idx]
     checks = (
@@ -210,12 +210,12 @@ def build_routes(hub: np.ndarray, routable: np.ndarray, tier: np.ndarray, hilber
     it was deferred here (None for stops on a route or not routable).
     """
     limits = _Limits.of(fleet)
-    reasons = _single_stop_reasons(hub, routable, nodes, fleet, compute)
-    routable = routable & (reasons == None)  # noqa: E711 - elementwise on an object array
-    safe_hub = np.maximum(hub, 0)
     dist_to_hub = np.zeros(hub.size)
     idx = np.flatnonzero(routable)
     dist_to_hub[idx] = compute.pair_distances(nodes.a[idx], nodes.b[idx], fleet.lat[hub[idx]], fleet.lon[hub[idx]])
+    reasons = _single_stop_reasons(hub, routable, dist_to_hub, nodes, fleet)
+    routable = routable & (reasons == None)  # noqa: E711 - elementwise on an object array
+    safe_hub = np.maximum(hub, 0)
     rank = _keep_rank(hub, routable, tier, dist_to_hub)
     count = np.bincount(hub[routable], minlength=fleet.size).astype(np.int64)
 
@@ -251,7 +251,7 @@ def _restrict(split_result, tours_mask: np.ndarray):
 def _concat(sets: list[RouteSet]) -> RouteSet:
     """One route set from several, ordered by hub (stable)."""
     width = max(s.routes.shape[1] for s in sets)
-    routes = np.concatenate([RouteSet(s.routes, s.route_len, s.route_hub).widen(width).routes for s in sets])
+    routes = np.concatenate([s.widen(width).routes for s in sets])
     lens = np.concatenate([s.route_len for s in sets])
     hubs = np.concatenate([s.route_hub for s in sets])
     order = np.argsort(hubs, kind="stable")
