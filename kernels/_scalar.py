@@ -35,15 +35,21 @@ def build(jit: Callable) -> SimpleNamespace:
     """Return the scalar cores compiled with ``jit`` (identity for pure Python)."""
 
     @jit
-    def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-        p1 = math.radians(lat1)
-        p2 = math.radians(lat2)
+    def haversine_cos_km(p1: float, lon1: float, cos1: float, p2: float, lon2: float, cos2: float) -> float:
+        """Haversine from latitudes in radians and their cosines: a caller that meets one point many
+        times computes its cosine once (bit-identical to :func:`haversine_km`, which calls this)."""
         s_lat = math.sin((p2 - p1) * 0.5)
         s_lon = math.sin(math.radians(lon2 - lon1) * 0.5)
-        h = s_lat * s_lat + math.cos(p1) * math.cos(p2) * s_lon * s_lon
+        h = s_lat * s_lat + cos1 * cos2 * s_lon * s_lon
         if h > 1.0:
             h = 1.0
         return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+
+    @jit
+    def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+        p1 = math.radians(lat1)
+        p2 = math.radians(lat2)
+        return haversine_cos_km(p1, lon1, math.cos(p1), p2, lon2, math.cos(p2))
 
     @jit
     def point_distance(metric: int, scale: float, a1: float, b1: float, a2: float, b2: float) -> float:
@@ -78,6 +84,7 @@ def build(jit: Callable) -> SimpleNamespace:
         return d
 
     return SimpleNamespace(
+        haversine_cos_km=haversine_cos_km,
         haversine_km=haversine_km,
         point_distance=point_distance,
         leg_seconds=leg_seconds,

@@ -8,7 +8,7 @@ import pytest
 
 from kernels._scalar import EUCLID, EUCLID_ROUND, GREAT_CIRCLE, reference
 from kernels.cpu.distance import pair_distances
-from kernels.cpu.nearest import MAX_K, build_elements, build_hub_grid, nearest_hubs
+from kernels.cpu.nearest import LIST_HUBS_PER_CELL, MAX_K, build_elements, build_hub_grid, nearest_hubs
 
 
 def brute_force(qa, qb, ha, hb, k, metric, scale):
@@ -134,14 +134,19 @@ def test_grid_is_a_valid_csr_over_hub_cells(rng, metric):
 
 
 def counting_search():
-    """The Python build of the search, with a counter of ``point_distance`` calls."""
+    """The Python build of the search, with a counter of scalar-core distance calls (either formula)."""
     calls = [0]
 
     def counting_distance(*args):
         calls[0] += 1
         return reference.point_distance(*args)
 
-    return build_elements(lambda f: f, SimpleNamespace(point_distance=counting_distance)).knn_query, calls
+    def counting_haversine(*args):
+        calls[0] += 1
+        return reference.haversine_cos_km(*args)
+
+    core = SimpleNamespace(point_distance=counting_distance, haversine_cos_km=counting_haversine)
+    return build_elements(lambda f: f, core).knn_query, calls
 
 
 def run_search(search, qa, qb, ha, hb, k, metric, scale):
@@ -220,3 +225,45 @@ def test_grid_embeds_hubs(rng):
     np.testing.assert_allclose(np.degrees(np.arcsin(g.hub_z)), ha[g.hub_idx], atol=1e-9)
     g = build_hub_grid(ha, hb, EUCLID)
     assert np.array_equal(g.hub_x, ha[g.hub_idx]) and np.array_equal(g.hub_y, hb[g.hub_idx]) and not g.hub_z.any()
+
+
+def cell_corners_and_edges(g, rng, per_cell: int = 3):
+    """Query points on every cell's corners, edge midpoints and a few random inner points (grid coordinates)."""
+    i, j = np.divmod(np.arange(g.na * g.nb), g.nb)
+    fa = np.concatenate([np.repeat([0.0, 0.0, 1.0, 1.0, 0.5, 0.5, 0.0, 1.0], 1), rng.uniform(0, 1, per_cell)])
+    fb = np.concatenate([np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.5, 0.5]), rng.uniform(0, 1, per_cell)])
+    qa = (g.a0 + (i[:, None] + fa[None, :]) * g.wa).ravel()
+    qb = (g.b0 + (j[:, None] + fb[None, :]) * g.wb).ravel()
+    return qa, qb + g.origin
+
+
+@pytest.mark.parametrize("k", [1, 4, 8])
+@pytest.mark.parametrize("metric,region", [(GREAT_CIRCLE, "us"), (GREAT_CIRCLE, "equator"), (GREAT_CIRCLE, "arctic"),
+                                           (EUCLID, "plane")])
+def test_candidate_lists_hold_every_answer_on_cell_corners(rng, k, metric, region):
+    """The worst points for a cell's list are its corners and edges: the listed scan must still equal brute force.
+
+    The lists are built for the same grid the kernel uses, and the Python
+    build of the search, given that grid, scans the lists (one block per query).
+    """
+    lat_lo, lat_hi = {"us": (25, 49), "equator": (-10, 10), "arctic": (70, 85), "plane": (0, 100)}[region]
+    ha, hb = rng.uniform(lat_lo, lat_hi, 120), rng.uniform(-124, -67, 120)
+    g = build_hub_grid(ha, hb, metric, LIST_HUBS_PER_CELL, k)
+    lengths = np.diff(g.cand_ptr)
+    assert lengths.size == g.na * g.nb and lengths.min() >= k
+    assert lengths.mean() < 4 * k + 16  # lists, not the whole hub set
+    qa, qb = cell_corners_and_edges(g, rng)
+    search = build_elements(lambda f: f, reference).knn_query
+    idx, dist = np.empty((len(qa), k), np.int32), np.empty((len(qa), k))
+    for i in range(len(qa)):
+        search(i, qa[i], qb[i], k, metric, 1.0, *g, idx, dist)
+    want_idx, want_dist = brute_force(qa, qb, ha, hb, k, metric, 1.0)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-13)
+
+
+def test_candidate_lists_are_skipped_for_rounded_metric_and_without_k(rng):
+    ha, hb = rng.uniform(0, 100, 50), rng.uniform(0, 100, 50)
+    assert build_hub_grid(ha, hb, EUCLID_ROUND, LIST_HUBS_PER_CELL, 4).cand_ptr.size == 1
+    assert build_hub_grid(ha, hb, EUCLID, LIST_HUBS_PER_CELL).cand_ptr.size == 1
+    assert build_hub_grid(ha, hb, EUCLID, LIST_HUBS_PER_CELL, 4).cand_ptr.size > 1

@@ -32,6 +32,14 @@ coordinate gaps directly. Every bound is shrunk by a relative
 :data:`BOUND_SLACK`, and cell edges are widened by a rounding margin, so
 floating-point rounding never prunes a hub that belongs in the answer.
 
+Candidate lists. For a given k the grid is built finer (:data:`LIST_HUBS_PER_CELL`)
+and every cell lists, nearest its centre first, the hubs that can answer a
+query anywhere in the cell (:func:`_cell_candidates`, a bound by the triangle
+inequality on the embedded distance). A query inside the grid scans its
+cell's short list, with no bounds to evaluate; the ring search stays for
+queries outside the grid, for the near-tie fallback and for the rounded
+metric. Both give the same answer: the lists only skip hubs the rings would prune.
+
 The per-query search is built by :func:`build_elements` around a JIT
 decorator, so :mod:`kernels.cuda.nearest` runs the same code, one thread per query.
 """
@@ -63,6 +71,13 @@ NEAR_REL = 1e-7
 NEAR_ABS_SPHERE = 1e-20
 #: Absolute margin on squared planar distances: keeps scaled distances of hubs outside the band normal floats.
 NEAR_ABS_PLANE = 1e-300
+#: Candidate-list radii are widened by this relative margin: a hub left off a cell's list lies beyond the
+#: tie band (:data:`NEAR_REL`, on squares) of every query in the cell, rounding included.
+LIST_REL = 1e-6
+#: Absolute widening of a cell's radius on the unit sphere (rounding of the centre's embedding).
+NEAR_ABS_CHORD = 1e-12
+#: Hubs per cell when a grid is built with candidate lists: small cells keep each list near k hubs.
+LIST_HUBS_PER_CELL = 0.5
 #: Ranking by embedded distance needs ``scale`` in this range, so scaling cannot merge distances by underflow.
 SCALE_RANGE = (1e-100, 1e100)
 
@@ -76,7 +91,15 @@ class HubGrid(NamedTuple):
     360 for great circle. Its hubs are ``hub_idx[cell_ptr[c]:cell_ptr[c+1]]``
     with ``c = i * nb + j``, in ascending index order, and their original
     coordinates sit alongside in ``hub_a`` / ``hub_b``, their embeddings
-    (see the module docstring) in ``hub_x`` / ``hub_y`` / ``hub_z``.
+    (see the module docstring) in ``hub_x`` / ``hub_y`` / ``hub_z``, and for
+    great circle the cosine of each hub's latitude in ``hub_cos`` (so the
+    exact haversine of a winner needs no cosine of its own).
+
+    Built for a given k, the grid also lists each cell's candidates:
+    ``cand_pos[cand_ptr[c]:cand_ptr[c+1]]`` are the positions (into the hub
+    arrays) of every hub that can be among the k nearest of a point in cell
+    ``c``, or tie with the k-th (see :func:`_cell_candidates`). Without them
+    (``k = 0``: ``cand_ptr`` has one entry) every query runs the ring search.
     """
 
     a0: float
@@ -95,6 +118,9 @@ class HubGrid(NamedTuple):
     hub_x: np.ndarray
     hub_y: np.ndarray
     hub_z: np.ndarray
+    hub_cos: np.ndarray
+    cand_ptr: np.ndarray
+    cand_pos: np.ndarray
 
 
 def _widest_gap_origin(lon: np.ndarray) -> float:
@@ -117,11 +143,13 @@ def _axis(lo: float, hi: float, n_cells: int) -> tuple[int, float]:
     return n_cells, span / n_cells
 
 
-def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int,
-                   hubs_per_cell: float = HUBS_PER_CELL) -> HubGrid:
+def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int, hubs_per_cell: float = HUBS_PER_CELL,
+                   k: int = 0) -> HubGrid:
     """Bucket hubs into a uniform grid of about ``len(hubs) / hubs_per_cell`` roughly square cells.
 
     Hubs with non-finite coordinates are left out (they are never returned).
+    With ``k > 0`` (and a metric ranked by embedded distance) each cell also
+    gets its list of candidate hubs for a k-nearest query.
     """
     ha = np.ascontiguousarray(ha, np.float64)
     hb = np.ascontiguousarray(hb, np.float64)
@@ -130,7 +158,8 @@ def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int,
     if len(keep) == 0:
         empty_f = np.empty(0, np.float64)
         return HubGrid(0.0, 0.0, 1.0, 1.0, 1, 1, 0.0, 0.0, 0.0,
-                       np.zeros(2, np.int64), np.empty(0, np.int32), empty_f, empty_f, empty_f, empty_f, empty_f)
+                       np.zeros(2, np.int64), np.empty(0, np.int32), empty_f, empty_f, empty_f, empty_f, empty_f,
+                       empty_f, np.zeros(1, np.int64), np.empty(0, np.int32))
     a, b_raw = ha[keep], hb[keep]
     origin = _widest_gap_origin(b_raw) if wrap else 0.0
     b = np.mod(b_raw - origin, 360.0) if wrap else b_raw
@@ -151,10 +180,71 @@ def build_hub_grid(ha: np.ndarray, hb: np.ndarray, metric: int,
     slack_a = EDGE_SLACK * (abs(a0) + abs(a1) + wa)
     slack_b = EDGE_SLACK * (abs(b0) + abs(b1) + wb)
     hub_a, hub_b = np.ascontiguousarray(a[order]), np.ascontiguousarray(b_raw[order])
-    xyz = np.empty((3, len(keep)), np.float64)
+    xyz = np.empty((4, len(keep)), np.float64)
     _embed_all(wrap, hub_a, hub_b, xyz)
-    return HubGrid(a0, b0, wa, wb, na, nb, origin, slack_a, slack_b, cell_ptr, keep[order], hub_a, hub_b,
-                   xyz[0], xyz[1], xyz[2])
+    grid = HubGrid(a0, b0, wa, wb, na, nb, origin, slack_a, slack_b, cell_ptr, keep[order], hub_a, hub_b,
+                   xyz[0], xyz[1], xyz[2], xyz[3], np.zeros(1, np.int64), np.empty(0, np.int32))
+    if k > 0 and metric != EUCLID_ROUND:
+        grid = grid._replace(**dict(zip(("cand_ptr", "cand_pos"), _cell_candidates(grid, wrap, k))))
+    return grid
+
+
+def _cell_radius(g: HubGrid, wrap: bool) -> np.ndarray:
+    """Per grid row, an upper bound on the embedded distance from a cell's centre to any point of the cell.
+
+    Great circle: going from the centre along the meridian and then along the
+    parallel is no shorter than the great circle, so the angle is at most
+    ``half_a + cos(lat) * half_b`` with the largest cos(lat) of the row's
+    band, and a chord is no longer than its angle.
+    """
+    half_a, half_b = 0.5 * g.wa + g.slack_a, 0.5 * g.wb + g.slack_b
+    if not wrap:
+        return np.full(g.na, math.hypot(half_a, half_b) * (1.0 + LIST_REL))
+    lo = g.a0 + np.arange(g.na) * g.wa - g.slack_a
+    hi = lo + g.wa + 2.0 * g.slack_a
+    nearest_equator = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    angle = math.radians(half_a) + np.cos(np.radians(nearest_equator)) * math.radians(min(half_b, 180.0))
+    return angle * (1.0 + LIST_REL) + NEAR_ABS_CHORD
+
+
+def _cell_candidates(g: HubGrid, wrap: bool, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's candidate hubs as a CSR ``(cand_ptr int64[cells + 1], cand_pos int32)``.
+
+    If ``c`` is the cell's centre, ``r`` a bound on its distance to the
+    cell's points and ``d_k`` the k-th nearest hub distance of ``c``, every
+    point ``p`` of the cell has its k nearest within ``d_k + r`` of itself,
+    hence within ``d_k + 2r`` of ``c`` (the embedded distance is Euclidean, so
+    the triangle inequality holds). Hubs within that radius, widened by
+    :data:`LIST_REL`, are the candidates; any other hub is farther from ``p``
+    than the tie band around its k-th, so the scan never needs it.
+    """
+    from scipy.spatial import cKDTree
+
+    ia, ib = np.divmod(np.arange(g.na * g.nb), g.nb)
+    ca = g.a0 + (ia + 0.5) * g.wa
+    cb = g.b0 + (ib + 0.5) * g.wb
+    if wrap:
+        p, lam = np.radians(ca), np.radians(cb + g.origin)
+        centres = np.column_stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)])
+    else:
+        centres = np.column_stack([ca, cb, np.zeros_like(ca)])
+    tree = cKDTree(np.column_stack([g.hub_x, g.hub_y, g.hub_z]))
+    # Dense nearest-first queries (no Python lists), widened until every cell's ball fits: the
+    # order matters, since when the first k scanned are the answer later ones fail the k-th test at once.
+    m = g.hub_idx.size
+    width = min(m, 3 * k + 4)
+    d, pos = (x.reshape(ia.size, -1) for x in tree.query(centres, k=width, workers=-1))
+    if m < k:
+        radius = np.full(ia.size, np.inf)
+    else:
+        radius = (d[:, k - 1] + 2.0 * _cell_radius(g, wrap)[ia]) * (1.0 + LIST_REL)
+    while width < m and (d[:, -1] <= radius).any():
+        width = min(m, 2 * width)
+        d, pos = (x.reshape(ia.size, -1) for x in tree.query(centres, k=width, workers=-1))
+    keep = d <= radius[:, None]
+    ptr = np.zeros(ia.size + 1, np.int64)
+    np.cumsum(keep.sum(axis=1), out=ptr[1:])
+    return ptr, pos[keep].astype(np.int32)
 
 
 def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | None = None) -> SimpleNamespace:
@@ -166,6 +256,7 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
     atomic reference counting there.
     """
     point_distance = core.point_distance
+    haversine_cos_km = core.haversine_cos_km
     array_jit = entry_jit or jit
     inf = math.inf
 
@@ -268,7 +359,7 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
     # final re-scoring are written out inline here and the helpers above take scalars only.
     @array_jit
     def knn_query(i, qa, qb, k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z,
+                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, hub_cos, cand_ptr, cand_pos,
                   out_idx, out_dist):  # type: ignore[no-untyped-def]
         """Fill row ``i`` of ``out_idx`` / ``out_dist`` with the k nearest hubs of (qa, qb), padded with -1 / inf.
 
@@ -277,6 +368,8 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
         cells that cannot come within :func:`loosen` of the k-th value, so
         every hub in that tie band is a winner or counted in ``loser``. If the
         band holds a loser, a second pass ranks by ``point_distance`` itself.
+        A query inside the grid whose cells carry candidate lists scans its
+        cell's list (one block, no bounds to test) instead of the rings.
         """
         last = k - 1
         for j in range(k):
@@ -295,9 +388,12 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
         tol = NEAR_ABS_SPHERE if wrap else NEAR_ABS_PLANE
         ca = grid_cell(qa, a0, wa, na)
         cb = grid_cell(qbr, b0, wb, nb)
-        r_max = max(max(ca, na - 1 - ca), max(cb, nb - 1 - cb))
         exact = metric == EUCLID_ROUND or not (scale >= SCALE_RANGE[0] and scale <= SCALE_RANGE[1])
+        inside = (qa >= a0 - slack_a and qa <= a0 + na * wa + slack_a and
+                  qbr >= b0 - slack_b and qbr <= b0 + nb * wb + slack_b)
         for attempt in range(2):
+            listed = not exact and inside and cand_ptr.shape[0] > 1
+            r_max = 0 if listed else max(max(ca, na - 1 - ca), max(cb, nb - 1 - cb))
             # Ring search: row i holds the winners' grid positions and ranking values.
             if attempt > 0:
                 for j in range(k):
@@ -317,14 +413,15 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
                         hi_b = min(cb + r, nb - 1) if edge else lo_b
                         if lo_b < 0 or hi_b >= nb:
                             continue
-                        start = cell_ptr[ia * nb + lo_b]
-                        stop = cell_ptr[ia * nb + hi_b + 1]
+                        start = cand_ptr[ia * nb + lo_b] if listed else cell_ptr[ia * nb + lo_b]
+                        stop = cand_ptr[ia * nb + hi_b + 1] if listed else cell_ptr[ia * nb + hi_b + 1]
                         if start == stop:
                             continue
                         if full and limit < block_bound(qa, qbr, coslat, ia, lo_b, hi_b, exact, metric, scale, wrap,
                                                         a0, b0, wa, wb, slack_a, slack_b):
                             continue
-                        for j in range(start, stop):
+                        for t in range(start, stop):
+                            j = cand_pos[t] if listed else t
                             if exact:
                                 d = point_distance(metric, scale, qa, qb, hub_a[j], hub_b[j])
                             else:
@@ -356,13 +453,21 @@ def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | N
             if not exact and full and not loser > limit:
                 exact = True  # a near-tie at the boundary: rank by the metric itself
                 continue
-            # Positions to hub indices; after the embedded ranking, values to point_distance, re-sorted.
+            # Positions to hub indices; after the embedded ranking, values to point_distance, re-sorted
+            # (great circle: its haversine with the query's and the hubs' latitude cosines computed once).
+            qp = math.radians(qa)
+            qcos = math.cos(qp) if wrap else 0.0
             for j in range(k):
                 pos = out_idx[i, j]
                 if pos < 0:
                     break
                 h = hub_idx[pos]
-                d = out_dist[i, j] if exact else point_distance(metric, scale, qa, qb, hub_a[pos], hub_b[pos])
+                if exact:
+                    d = out_dist[i, j]
+                elif wrap:
+                    d = scale * haversine_cos_km(qp, qb, qcos, math.radians(hub_a[pos]), hub_b[pos], hub_cos[pos])
+                else:
+                    d = point_distance(metric, scale, qa, qb, hub_a[pos], hub_b[pos])
                 p = j
                 while p > 0 and (out_dist[i, p - 1] > d or (out_dist[i, p - 1] == d and out_idx[i, p - 1] > h)):
                     out_dist[i, p] = out_dist[i, p - 1]
@@ -395,18 +500,20 @@ _knn_query = _elements.knn_query
 
 @njit(cache=True)
 def _embed_all(wrap, a, b, out):  # type: ignore[no-untyped-def]
-    """Embed every point (a[j], b[j]) into column j of ``out`` (float64[3, n]), as the search embeds queries."""
+    """Embed every point (a[j], b[j]) into column j of ``out`` (float64[4, n]), as the search embeds queries;
+    row 3 holds the cosine of the latitude (great circle), as the scalar haversine computes it."""
     for j in range(a.shape[0]):
         out[0, j], out[1, j], out[2, j] = _embed(wrap, a[j], b[j])
+        out[3, j] = math.cos(math.radians(a[j])) if wrap else 0.0
 
 
 @njit(parallel=True, cache=True)
 def _nearest_hubs(qa, qb, k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z,
+                  cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, hub_cos, cand_ptr, cand_pos,
                   out_idx, out_dist):  # type: ignore[no-untyped-def]
     for i in prange(qa.shape[0]):
         _knn_query(i, qa[i], qb[i], k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
-                   cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, out_idx, out_dist)
+                   cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, hub_cos, cand_ptr, cand_pos, out_idx, out_dist)
 
 
 def nearest_hubs(
@@ -420,7 +527,7 @@ def nearest_hubs(
     """
     n = check_query(qa, qb, ha, hb, k)
     k = int(k)
-    grid = build_hub_grid(ha, hb, int(metric))
+    grid = build_hub_grid(ha, hb, int(metric), LIST_HUBS_PER_CELL, k)
     out_idx = np.empty((n, k), np.int32)
     out_dist = np.empty((n, k), np.float64)
     _nearest_hubs(np.ascontiguousarray(qa, np.float64), np.ascontiguousarray(qb, np.float64),
