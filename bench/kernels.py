@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._env import cpu_model, versions  # noqa: E402
+from bench.kernels_routing import bench_cases  # noqa: E402
 from kernels import api  # noqa: E402
 from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE  # noqa: E402
 from kernels.backend import resolve  # noqa: E402
@@ -44,6 +45,8 @@ class Case:
     bytes_per_item: float
     baseline_name: str = ""
     baseline: Callable[[int, np.random.Generator], Runner] | None = None
+    #: the baseline does this fraction of the case's work (e.g. a sample of its routes); its time is scaled up
+    baseline_share: Callable[[int], float] = lambda n: 1.0
 
 
 CASES: dict[str, Case] = {}
@@ -143,6 +146,9 @@ for _k in (1, 4, 8):
     # Per query: two coordinates in, k (index, distance) pairs out; the hub grid stays in cache.
     register(Case(f"nearest_hubs_k{_k}", _nearest_setup(_k), 16 + 12 * _k, "scipy cKDTree", _ckdtree(_k)))
 register(Case("hilbert_keys", _hilbert_setup, 2 * 8 + 8))
+for _case in bench_cases():
+    _case.pop("default_n")
+    register(Case(**_case))
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -186,7 +192,7 @@ def run_benchmarks(backend: str, sizes: list[int], repeats: int, names: list[str
         for n in sizes:
             t = median_seconds(case.setup(n, np.random.default_rng(0), backend), repeats, sync)
             base = (median_seconds(case.baseline(n, np.random.default_rng(0)), repeats, lambda: None)
-                    if case.baseline else None)
+                    / case.baseline_share(n) if case.baseline else None)
             gbps = case.bytes_per_item * n / t / 1e9
             rows.append({
                 "kernel": name, "n": n, "median_s": t, "items_per_s": n / t, "gb_per_s": gbps,
