@@ -6,7 +6,9 @@ modules are imported only when asked for, and asking for ``cuda`` on a
 machine without a device (or CuPy) raises
 :class:`kernels.backend.BackendUnavailable` instead of falling back.
 The CPU returns NumPy arrays; CUDA returns device arrays (CuPy, or Numba's
-under the simulator): use :func:`kernels.cuda._launch.to_host` to copy them back.
+under the simulator): use :func:`to_host` to copy them back. :func:`to_device`,
+:func:`copy` and :func:`rows_differ` let a caller keep arrays on the device
+between kernels; on the CPU they are NumPy's own (``to_device`` passes through).
 """
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
-__all__ = ["hilbert_keys", "improve_inter", "improve_intra", "nearest_hubs", "pair_distances", "route_lengths",
-           "route_counts", "split_tours"]
+__all__ = ["copy", "hilbert_keys", "improve_inter", "improve_intra", "memory_info", "memory_pool", "nearest_hubs",
+           "node_distances", "pair_distances", "route_lengths", "route_counts", "rows_differ", "split_tours",
+           "to_device", "to_host", "transfers"]
 
 
 @lru_cache(maxsize=None)
@@ -36,6 +41,14 @@ def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int = GREAT_CIRCL
                    *, backend: str = "cpu") -> Any:
     """Elementwise distance between point ``i`` of (a1, b1) and point ``i`` of (a2, b2): float64[n]."""
     return _module("distance", backend).pair_distances(a1, b1, a2, b2, metric, scale)
+
+
+def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
+                   *, backend: str = "cpu") -> Any:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b): float64[n], coordinates read where they lie."""
+    if backend == "cpu":  # the same numbers as pair_distances on the gathered coordinates
+        return pair_distances(a[frm], b[frm], a[to], b[to], metric, scale)
+    return _module("distance", backend).node_distances(frm, to, a, b, metric, scale)
 
 
 def route_lengths(route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any,
@@ -75,10 +88,24 @@ def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any
 
 def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,
                   max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_passes: int = 1000,
-                  *, backend: str = "cpu") -> Any:
-    """2-opt and Or-opt inside every padded route, in place; returns the route distances (float64[R])."""
+                  *, rows: Any = None, backend: str = "cpu") -> Any:
+    """2-opt and Or-opt inside every padded route (or only ``rows``), in place; returns their distances (float64).
+
+    The per-route arrays are indexed by route: ``rows`` picks which routes
+    to improve without the caller gathering them (the CUDA kernel reads them in
+    place; the CPU gathers and scatters the rows around its kernel).
+    """
+    if rows is None:
+        return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
+                                                       max_duration_s, metric, scale, max_passes)
+    if backend == "cpu":
+        sub = np.ascontiguousarray(routes[rows])
+        out = _module("intra", "cpu").improve_intra(sub, route_len[rows], route_depot[rows], a, b, service_s,
+                                                    speed_kmh, max_duration_s[rows], metric, scale, max_passes)
+        routes[rows] = sub
+        return out
     return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
-                                                   max_duration_s, metric, scale, max_passes)
+                                                   max_duration_s, metric, scale, max_passes, rows=rows)
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any, a: Any, b: Any,
@@ -89,3 +116,53 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     return _module("inter", backend).improve_inter(routes, route_len, route_depot, route_group, neighbours, a, b,
                                                    demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                                    max_duration_s, metric, scale, max_rounds)
+
+
+def to_device(x: Any, dtype: Any, *, backend: str = "cpu") -> Any:
+    """``x`` where ``backend``'s kernels read it: a device array of ``dtype`` on CUDA (uploaded only when
+    not already one), ``x`` itself on the CPU."""
+    if backend == "cpu":
+        return x
+    return _module("_launch", backend).to_device(x, dtype)
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A NumPy array of a host or device array (a device array is copied, and the copy counted)."""
+    if isinstance(x, np.ndarray):
+        return x
+    return _module("_launch", "cuda").to_host(x)
+
+
+def copy(x: Any, *, backend: str = "cpu") -> Any:
+    """A copy of ``x`` made where it lies."""
+    if backend == "cpu":
+        return x.copy()
+    return _module("arrays", backend).copy(x)
+
+
+def rows_differ(x: Any, y: Any, *, backend: str = "cpu") -> Any:
+    """bool[R]: whether row ``r`` of the [R, L] arrays ``x`` and ``y`` differs, computed where they lie."""
+    if backend == "cpu":
+        return (x != y).any(axis=1)
+    return _module("arrays", backend).rows_differ(x, y)
+
+
+def transfers(*, backend: str = "cpu") -> dict[str, int]:
+    """Host <-> device copies so far in this process (bytes and calls each way); zeros on the CPU."""
+    if backend == "cpu":
+        return {"h2d_bytes": 0, "h2d_calls": 0, "d2h_bytes": 0, "d2h_calls": 0}
+    return _module("_launch", backend).TRANSFERS.snapshot()
+
+
+def memory_info(*, backend: str = "cpu") -> tuple[int, int] | None:
+    """``(free, total)`` device memory in bytes; None on the CPU and in the simulator."""
+    if backend == "cpu":
+        return None
+    return _module("_launch", backend).memory_info()
+
+
+def memory_pool(*, backend: str = "cpu") -> dict[str, int] | None:
+    """CuPy's memory pool, ``{"used_bytes", "peak_bytes"}``; None on the CPU and in the simulator."""
+    if backend == "cpu":
+        return None
+    return _module("_launch", backend).memory_pool()

@@ -2,29 +2,47 @@
 
 The pipeline calls kernels only through :class:`Compute`, so the choice of
 backend is made once (``--backend``) and every stage runs on it. On the CUDA
-backend the kernels take and return device arrays; results the host needs
-(route tables, schedules) are copied back here.
+backend data stays on the device between a hub group's kernels: the group's
+node arrays are uploaded once (:meth:`Compute.resident`) and the routes of the
+local search once (:class:`LocalSearch`); only the results the host needs
+(route tables, per-tour counts for the fleet bisection, schedules) come back.
+On the CPU the same calls pass NumPy arrays straight through, without copies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from kernels import api
 from kernels.backend import Backend
+from planner.fleet import Nodes
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """A NumPy copy of a host or device array (CuPy ``.get()``, Numba ``.copy_to_host()``)."""
+    """A NumPy copy of a host or device array (CuPy ``.get()``, Numba ``.copy_to_host()``), counted as a transfer."""
     if isinstance(x, np.ndarray):
         return x
-    if hasattr(x, "get"):
-        return x.get()
-    if hasattr(x, "copy_to_host"):
-        return x.copy_to_host()
+    if hasattr(x, "get") or hasattr(x, "copy_to_host"):
+        return api.to_host(x)
     return np.asarray(x)
+
+
+@dataclass(frozen=True)
+class KernelNodes:
+    """A group's node arrays where the kernels read them (device arrays on CUDA, the NumPy arrays on the CPU)."""
+
+    a: Any
+    b: Any
+    demand_kg: Any
+    demand_n: Any
+    service_s: Any
+    speed_kmh: Any
+
+    def args(self) -> tuple[Any, ...]:
+        """(a, b, demand_kg, demand_n, service_s, speed_kmh), the order the kernels take."""
+        return self.a, self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh
 
 
 @dataclass(frozen=True)
@@ -34,15 +52,35 @@ class Compute:
     backend: Backend
     metric: int
     scale: float
+    #: the one :class:`Nodes` kept on the device, and its device arrays (see :meth:`resident`)
+    _held: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         """``cpu`` or ``cuda``."""
         return self.backend.name
 
-    def pair_distances(self, a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
-        """Distance of each pair (a1[i], b1[i]) - (a2[i], b2[i])."""
-        return to_numpy(api.pair_distances(a1, b1, a2, b2, self.metric, self.scale, backend=self.name))
+    def put(self, x: Any, dtype: Any) -> Any:
+        """``x`` where the kernels read it: uploaded on CUDA (unless already there), unchanged on the CPU."""
+        return api.to_device(x, dtype, backend=self.name)
+
+    def resident(self, nodes: Nodes) -> KernelNodes:
+        """``nodes`` as the kernels take them, uploaded once.
+
+        A Compute keeps the device copy of the last nodes it was given (a hub
+        group's), so every kernel of the group reads the same device arrays.
+        """
+        if self._held.get("nodes") is not nodes:
+            arrays = (self.put(x, np.float64) for x in nodes.kernel_args())
+            self._held.clear()
+            self._held.update(nodes=nodes, kernel=KernelNodes(*arrays))
+        return self._held["kernel"]
+
+    def node_distances(self, frm: np.ndarray, to: np.ndarray, nodes: Nodes) -> np.ndarray:
+        """Distance from node ``frm[i]`` to node ``to[i]``, read from the resident coordinates."""
+        kn = self.resident(nodes)
+        return to_numpy(api.node_distances(self.put(frm, np.int32), self.put(to, np.int32), kn.a, kn.b,
+                                           self.metric, self.scale, backend=self.name))
 
     def nearest_hubs(self, qa, qb, ha, hb, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest hubs of each query point: (index, distance), -1 / inf padded."""
@@ -58,24 +96,60 @@ class Compute:
 
     def split_tours(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s, max_routes):
         """Optimal cut of each giant tour into feasible routes: (route_start, tour_cost)."""
-        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, *nodes.kernel_args(), cap_kg, cap_n,
+        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, *self.resident(nodes).args(), cap_kg, cap_n,
                                       max_duration_s, max_routes, self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
     def route_counts(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s) -> np.ndarray:
         """Routes a next-fit cut of each tour needs (-1 when a stop fits no route)."""
-        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, *nodes.kernel_args(), cap_kg, cap_n,
-                                          max_duration_s, self.metric, self.scale, backend=self.name))
+        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, *self.resident(nodes).args(), cap_kg,
+                                          cap_n, max_duration_s, self.metric, self.scale, backend=self.name))
 
-    def improve_intra(self, routes, route_len, route_depot, nodes, max_duration_s, max_passes: int) -> np.ndarray:
-        """2-opt and Or-opt inside every route, in place; returns route distances."""
-        return to_numpy(api.improve_intra(routes, route_len, route_depot, nodes.a, nodes.b, nodes.service_s,
-                                          nodes.speed_kmh, max_duration_s, self.metric, self.scale, max_passes,
-                                          backend=self.name))
+    def local_search(self, routes, route_len, route_depot, route_group, neighbours, nodes, cap_kg, cap_n,
+                     max_duration_s) -> "LocalSearch":
+        """The routes handed to the local-search kernels (see :class:`LocalSearch`)."""
+        return LocalSearch(self, routes, route_len, route_depot, route_group, neighbours, nodes, cap_kg, cap_n,
+                           max_duration_s)
 
-    def improve_inter(self, routes, route_len, route_depot, route_group, neighbours, nodes, cap_kg, cap_n,
-                      max_duration_s, max_rounds: int) -> int:
-        """Relocate / swap / 2-opt* between routes of a group, in place; returns moves applied."""
-        return int(api.improve_inter(routes, route_len, route_depot, route_group, neighbours, *nodes.kernel_args(),
-                                     cap_kg, cap_n, max_duration_s, self.metric, self.scale, max_rounds,
-                                     backend=self.name))
+
+class LocalSearch:
+    """Padded routes improved in place by repeated intra- and inter-route kernel calls.
+
+    On CUDA the routes and their per-route arrays are uploaded once and stay on
+    the device through every call; the host reads back only what steers the
+    search (route lengths, the rows a call changed) and, at the end, the
+    routes. On the CPU the arrays given are the ones improved.
+    """
+
+    def __init__(self, compute: Compute, routes, route_len, route_depot, route_group, neighbours, nodes: Nodes,
+                 cap_kg, cap_n, max_duration_s):
+        put = compute.put
+        self._compute = compute
+        self._nodes = compute.resident(nodes)
+        self.routes = put(routes, np.int32)
+        self.route_len = put(route_len, np.int32)
+        self._depot, self._group, self._neighbours = (put(x, np.int32) for x in (route_depot, route_group, neighbours))
+        self._cap_kg, self._cap_n, self._max_s = (put(x, np.float64) for x in (cap_kg, cap_n, max_duration_s))
+
+    def intra(self, rows: np.ndarray, max_passes: int) -> None:
+        """2-opt and Or-opt inside the routes ``rows``."""
+        c, kn = self._compute, self._nodes
+        api.improve_intra(self.routes, self.route_len, self._depot, kn.a, kn.b, kn.service_s, kn.speed_kmh,
+                          self._max_s, c.metric, c.scale, max_passes, rows=c.put(rows, np.int32), backend=c.name)
+
+    def inter(self, max_rounds: int) -> tuple[int, np.ndarray]:
+        """Relocate / swap / 2-opt* between routes of a group: (moves applied, bool[R] rows changed)."""
+        c = self._compute
+        before = api.copy(self.routes, backend=c.name)
+        applied = api.improve_inter(self.routes, self.route_len, self._depot, self._group, self._neighbours,
+                                    *self._nodes.args(), self._cap_kg, self._cap_n, self._max_s, c.metric, c.scale,
+                                    max_rounds, backend=c.name)
+        return int(applied), to_numpy(api.rows_differ(self.routes, before, backend=c.name))
+
+    def lengths(self) -> np.ndarray:
+        """Stops on each route now (on the host)."""
+        return to_numpy(self.route_len)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(routes, route_len) on the host."""
+        return to_numpy(self.routes), self.lengths()

@@ -9,17 +9,20 @@ Arrow tables. :func:`merge_groups` puts the groups back together in hub order.
 The grouping depends only on the data and ``group_stops``, never on how many
 workers there are or where a group runs, so a plan made in-process (groups
 one after another) and one made on a cluster are the same computation and
-give byte-identical outputs.
+give byte-identical outputs. On the CUDA backend the group size is also
+capped so that one group's arrays fit the device (:func:`fit_group_stops`).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from kernels import GREAT_CIRCLE
+from kernels import GREAT_CIRCLE, api
 from kernels.backend import resolve
 from planner.compute import Compute
 from planner.fleet import Fleet, Nodes
@@ -70,6 +73,17 @@ class GroupInput:
         return int(self.stop.size)
 
 
+#: device bytes one routable stop of a group may need at once on CUDA, neighbour lists (4 bytes per
+#: neighbour) aside: six float64 node arrays (48); the padded routes, three copies in the local search at
+#: 4 bytes a slot and up to 8 slots a stop (96); the inter-route scratch (124); Split's workspace and, for
+#: fleet-limited tours, its layers (~265); leg, hub-distance and tour index arrays (~36)
+DEVICE_BYTES_PER_STOP = 48 + 96 + 124 + 265 + 36
+#: device memory held back from groups: the intra-route workspace (256 MiB) and headroom for the context
+DEVICE_RESERVED_BYTES = 512 * 2**20
+#: share of the free device memory a group may plan to use (fragmentation, estimates that run short)
+DEVICE_SAFETY = 0.5
+
+
 @dataclass(frozen=True)
 class GroupResult:
     """One group's plan: routes (ROUTES_SCHEMA, hub order) and its stops' outcome (STOPS_SCHEMA)."""
@@ -80,6 +94,31 @@ class GroupResult:
     improve: ImproveStats
     seconds: dict[str, float]  # route, improve, schedule
     backend: str
+    transfers: dict[str, dict[str, int]] = field(default_factory=dict)  # per stage, see kernels.api.transfers
+    device_memory: dict[str, int] | None = None  # kernels.api.memory_pool after the group (None: no CuPy)
+
+
+def fit_group_stops(group_stops: int, free_bytes: int | None, bytes_per_stop: int = DEVICE_BYTES_PER_STOP,
+                    reserved_bytes: int = DEVICE_RESERVED_BYTES, safety: float = DEVICE_SAFETY) -> int:
+    """The group size to plan with: ``group_stops``, lowered until a group fits ``free_bytes`` of device memory.
+
+    ``free_bytes`` None (the CPU, the simulator) keeps the setting. Never below 1.
+    """
+    if free_bytes is None:
+        return group_stops
+    fits = int((free_bytes * safety - reserved_bytes) // bytes_per_stop)
+    return max(1, min(group_stops, fits))
+
+
+def device_group_stops(group_stops: int, settings: Settings) -> int:
+    """``group_stops`` capped by this machine's free device memory on the CUDA backend (see :func:`fit_group_stops`).
+
+    Groups are cut on the client; on a cluster its device stands in for the workers' (dask-cuda nodes alike).
+    """
+    backend = resolve(settings.backend).name
+    free = api.memory_info(backend=backend)
+    per_stop = DEVICE_BYTES_PER_STOP + 4 * settings.improve.neighbours
+    return fit_group_stops(group_stops, None if free is None else free[0], per_stop)
 
 
 def partition_hubs(stop_hub: np.ndarray, n_hubs: int, group_stops: int) -> list[np.ndarray]:
@@ -117,7 +156,7 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
     The improve stage's budget for the whole run is shared in proportion to routable stops.
     """
     idx = np.flatnonzero(routable)
-    groups = partition_hubs(hub[idx], fleet.size, group_stops)
+    groups = partition_hubs(hub[idx], fleet.size, device_group_stops(group_stops, settings))
     budget = settings.improve.budget_for(stops.size)
     local = np.full(fleet.size, -1, dtype=np.int32)
     owner = np.full(fleet.size, -1, dtype=np.int64)
@@ -144,17 +183,37 @@ def plan_group(group: GroupInput) -> GroupResult:
     settings = group.settings
     compute = Compute(resolve(settings.backend), GREAT_CIRCLE, settings.circuity)
     nodes = Nodes.build(group, group.fleet, settings.speeds.suburban_kmh)
-    t0 = time.perf_counter()
-    routes, reasons = build_routes(group.hub, np.ones(group.size, dtype=bool), group.tier, group.hilbert, nodes,
-                                   group.fleet, compute)
-    t1 = time.perf_counter()
-    routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve, group.budget_s,
-                                   settings.seed, hub_key=group.hubs)
-    t2 = time.perf_counter()
-    schedule = schedule_routes(routes, nodes, compute, settings.cost)
-    seconds = {"route": t1 - t0, "improve": t2 - t1, "schedule": time.perf_counter() - t2}
+    meter = _StageMeter(compute.name)
+    with meter.stage("route"):
+        routes, reasons = build_routes(group.hub, np.ones(group.size, dtype=bool), group.tier, group.hilbert,
+                                       nodes, group.fleet, compute)
+    with meter.stage("improve"):
+        routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve, group.budget_s,
+                                       settings.seed, hub_key=group.hubs)
+    with meter.stage("schedule"):
+        schedule = schedule_routes(routes, nodes, compute, settings.cost)
     return GroupResult(group.index, _routes_table(group.hubs[routes.route_hub], schedule),
-                       _stops_table(group.stop, schedule, reasons), stats, seconds, compute.name)
+                       _stops_table(group.stop, schedule, reasons), stats, meter.seconds, compute.name,
+                       meter.transfers, api.memory_pool(backend=compute.name))
+
+
+class _StageMeter:
+    """Seconds and host <-> device transfers of each stage of one group."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.seconds: dict[str, float] = {}
+        self.transfers: dict[str, dict[str, int]] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Measure the block as stage ``name``."""
+        t0 = time.perf_counter()
+        before = api.transfers(backend=self.backend)
+        yield
+        self.seconds[name] = time.perf_counter() - t0
+        after = api.transfers(backend=self.backend)
+        self.transfers[name] = {k: after[k] - before[k] for k in after}
 
 
 def _routes_table(route_hub: np.ndarray, s: Schedule) -> pa.Table:
@@ -178,6 +237,8 @@ class Merged:
     improve: ImproveStats
     seconds: dict[str, float]
     backends: list[str]
+    transfers: dict[str, dict[str, int]]  # per stage, summed over groups
+    device_memory: dict[str, int] | None  # largest memory-pool figures of any group (None: no CuPy)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -220,4 +281,24 @@ def merge_groups(results: list[GroupResult], n_stops: int) -> Merged:
         rounds=max((s.rounds for s in stats), default=0), inter_moves=sum(s.inter_moves for s in stats),
         seconds=float(sum(s.seconds for s in stats)), stopped_by_clock=any(s.stopped_by_clock for s in stats))
     seconds = {k: round(sum(r.seconds[k] for r in results), 4) for k in ("route", "improve", "schedule")}
-    return Merged(schedule, route_hub[order], reasons, improve, seconds, sorted({r.backend for r in results}))
+    return Merged(schedule, route_hub[order], reasons, improve, seconds, sorted({r.backend for r in results}),
+                  _sum_transfers(results), _max_memory(results))
+
+
+def _sum_transfers(results: list[GroupResult]) -> dict[str, dict[str, int]]:
+    """Each stage's transfer counters added over the groups."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        for stage, counts in r.transfers.items():
+            total = out.setdefault(stage, dict.fromkeys(counts, 0))
+            for k, v in counts.items():
+                total[k] += v
+    return out
+
+
+def _max_memory(results: list[GroupResult]) -> dict[str, Any] | None:
+    """The largest memory-pool figures any group reported, or None when none had CuPy."""
+    figures = [r.device_memory for r in results if r.device_memory is not None]
+    if not figures:
+        return None
+    return {k: max(f[k] for f in figures) for k in figures[0]}

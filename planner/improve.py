@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from kernels import GREAT_CIRCLE
-from planner.compute import Compute
+from planner.compute import Compute, LocalSearch
 from planner.fleet import Fleet, Nodes
 from planner.route import RouteSet
 from planner.schedule import leg_table
@@ -89,21 +89,17 @@ def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
     return float(legs.distance.sum())
 
 
-def _intra_on(work: RouteSet, dirty: np.ndarray, depot: np.ndarray, nodes: Nodes, shift: np.ndarray,
-              compute: Compute, deadline: float) -> bool:
+def _intra_on(search: LocalSearch, dirty: np.ndarray, deadline: float) -> bool:
     """Run the intra-route kernel on the dirty routes only (the others are at a local optimum).
 
     Routes go in batches so that the clock can stop a long first pass; returns
     False when it did.
     """
-    idx = np.flatnonzero(dirty & (work.route_len > 2))
+    idx = np.flatnonzero(dirty & (search.lengths() > 2))
     for start in range(0, idx.size, INTRA_BATCH):
         if time.perf_counter() > deadline:
             return False
-        part = idx[start:start + INTRA_BATCH]
-        sub = np.ascontiguousarray(work.routes[part])
-        compute.improve_intra(sub, work.route_len[part], depot[part], nodes, shift[part], INTRA_PASSES)
-        work.routes[part] = sub
+        search.intra(idx[start:start + INTRA_BATCH], INTRA_PASSES)
     return True
 
 
@@ -142,25 +138,24 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
     cap_n = fleet.capacity_parcels[hub].astype(np.float64)
     shift = fleet.shift_s[hub].astype(np.float64)
     neighbours = granular_neighbours(work, nodes, neighbours_k, compute.metric)
+    # On CUDA the routes stay on the device from here until the search is done.
+    search = compute.local_search(work.routes, work.route_len, depot, hub, neighbours, nodes, cap_kg, cap_n, shift)
 
     rounds = moves = 0
     deadline = t0 + budget_s
     finished = True
     dirty = np.ones(work.size, dtype=bool)  # routes whose order may not be 2-opt/Or-opt optimal
     while rounds < max_rounds:
-        finished = _intra_on(work, dirty, depot, nodes, shift, compute, deadline)
+        finished = _intra_on(search, dirty, deadline)
         rounds += 1
         if not finished or time.perf_counter() > deadline:
             finished = False
             break
-        before_inter = work.routes.copy()
-        applied = compute.improve_inter(work.routes, work.route_len, depot, hub, neighbours, nodes,
-                                        cap_kg, cap_n, shift, INTER_ROUNDS_PER_STEP)
+        applied, dirty = search.inter(INTER_ROUNDS_PER_STEP)
         moves += applied
-        dirty = (work.routes != before_inter).any(axis=1)
         if applied == 0:
             break
-    result = work.compact()
+    result = RouteSet(*search.result(), hub).compact()
     left = budget_s - (time.perf_counter() - t0)
     if finished and settings.search_iterations_per_stop > 0 and result.size:
         if left <= 0:

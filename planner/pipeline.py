@@ -118,7 +118,8 @@ def _plan_inputs(inputs: contract_io.Inputs, settings: Settings, clock: StageClo
         tables = _Tables(inputs, fleet, merged, outcome, stops.parcel_stop)
         summary = _summary(inputs, stops.size, fleet, tables, merged.schedule, settings, backend, merged.improve)
     summary["hub_groups"] = {"groups": len(groups), "group_stops": group_stops, "backends": merged.backends,
-                             "worker_seconds": merged.seconds, **where}
+                             "worker_seconds": merged.seconds, **where,
+                             "device_memory": merged.device_memory, "transfers": merged.transfers}
     summary["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", summary["totals"]["parcels_planned"],
              summary["totals"]["parcels"], summary["totals"]["routes"], summary["totals"]["distance_km"])

@@ -212,7 +212,7 @@ def build_routes(hub: np.ndarray, routable: np.ndarray, tier: np.ndarray, hilber
     limits = _Limits.of(fleet)
     dist_to_hub = np.zeros(hub.size)
     idx = np.flatnonzero(routable)
-    dist_to_hub[idx] = compute.pair_distances(nodes.a[idx], nodes.b[idx], fleet.lat[hub[idx]], fleet.lon[hub[idx]])
+    dist_to_hub[idx] = compute.node_distances(idx, nodes.n_stops + hub[idx], nodes)
     reasons = _single_stop_reasons(hub, routable, dist_to_hub, nodes, fleet)
     routable = routable & (reasons == None)  # noqa: E711 - elementwise on an object array
     safe_hub = np.maximum(hub, 0)

@@ -26,7 +26,7 @@ class LegTable:
 
 
 def leg_table(routes: RouteSet, nodes: Nodes, compute: Compute) -> LegTable:
-    """Distances and driving times of all legs, computed by the distance kernel."""
+    """Distances and driving times of all legs, computed by the distance kernel from the resident coordinates."""
     n_routes, width = routes.routes.shape
     depot = routes.depots(nodes.n_stops)
     seq = np.full((n_routes, width + 2), -1, dtype=np.int64)
@@ -38,7 +38,7 @@ def leg_table(routes: RouteSet, nodes: Nodes, compute: Compute) -> LegTable:
     f, t = frm[valid], to[valid]
     dist = np.zeros((n_routes, width + 1))
     secs = np.zeros((n_routes, width + 1))
-    d = compute.pair_distances(nodes.a[f], nodes.b[f], nodes.a[t], nodes.b[t])
+    d = compute.node_distances(f, t, nodes)
     dist[valid] = d
     secs[valid] = scalar.leg_seconds(d, nodes.speed_kmh[f], nodes.speed_kmh[t])
     return LegTable(dist, secs)

@@ -1,7 +1,9 @@
-"""Distances from coordinates on a CUDA device: elementwise pairs and whole route lengths.
+"""Distances from coordinates on a CUDA device: elementwise pairs, pairs of nodes and whole route lengths.
 
 One thread per pair or per route in grid-stride loops; the per-route body is
 the CPU's (:func:`kernels.cpu.distance.build_elements`) compiled as a device function.
+:func:`node_distances` reads coordinates already on the device by node id, so a
+caller uploads two int32 indices per pair instead of four float64 coordinates.
 """
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-unty
 
 
 @cuda.jit
+def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
+
+
+@cuda.jit
 def _route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
     for r in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, metric, scale)
@@ -40,6 +48,21 @@ def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int, scale: float
             _launch.to_device(a1, f64), _launch.to_device(b1, f64),
             _launch.to_device(a2, f64), _launch.to_device(b2, f64),
             int(metric), float(scale), out,
+        )
+    return out
+
+
+def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int, scale: float) -> Any:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) (device float64[n])."""
+    if frm.shape != to.shape or len(frm.shape) != 1:
+        raise ValueError(f"frm and to must be 1-D arrays of one length, not {frm.shape} and {to.shape}")
+    n = int(frm.shape[0])
+    out = _launch.device_empty(n, np.float64)
+    if n:
+        f64, i32 = np.float64, np.int32
+        _node_distances[_launch.launch_config(n)](
+            _launch.to_device(frm, i32), _launch.to_device(to, i32), _launch.to_device(a, f64),
+            _launch.to_device(b, f64), int(metric), float(scale), out,
         )
     return out
 

@@ -8,7 +8,8 @@ As on the CPU, maps and best moves are cached across rounds and only the
 stops around the routes the last round rewrote are evaluated again.
 The selection of non-conflicting moves is a sequential greedy pass and runs on
 the host with the CPU code (:func:`kernels.cpu.inter.select_moves`), so both
-backends pick identical moves.
+backends pick identical moves; only the stops with an improving move (gathered
+on the device) travel to the host for it, and scratch is filled on the device.
 
 Arrays may be NumPy arrays (copied to the device; ``routes`` and
 ``route_len`` are copied back) or device arrays exposing
@@ -22,8 +23,8 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.inter import build_moves, check_inputs, n_groups, select_moves, touched_routes
-from kernels.cuda import _core
+from kernels.cpu.inter import M_R1, M_R2, MIN_GAIN, build_moves, check_inputs, n_groups, select_moves
+from kernels.cuda import _core, _launch, arrays
 
 #: Threads per block; tests shrink it so tiny simulator inputs span several blocks.
 THREADS = 128
@@ -103,13 +104,68 @@ def _apply_kernel(accepted, old, routes, route_len, node_int, move):  # type: ig
         _apply_move(accepted[t], old, routes, route_len, node_int, move)
 
 
-def _on_device(x: Any) -> tuple[Any, bool]:
-    """``(device array, copied)``: device inputs are used as they are, host ones are copied."""
+@cuda.jit
+def _candidates_kernel(gain, move, min_gain, count, cand, cand_gain, cand_move):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for u in range(start, gain.shape[0], stride):
+        if gain[u] > min_gain:
+            k = cuda.atomic.add(count, 0, 1)
+            cand[k] = u
+            cand_gain[k] = gain[u]
+            for j in range(move.shape[1]):
+                cand_move[k, j] = move[u, j]
+
+
+@cuda.jit
+def _touch_kernel(accepted, move, route_dirty):  # type: ignore[no-untyped-def]
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for t in range(start, accepted.shape[0], stride):
+        route_dirty[move[accepted[t], M_R1]] = True
+        route_dirty[move[accepted[t], M_R2]] = True
+
+
+class _Candidates:
+    """Device buffers for the stops with an improving move, compacted so the host reads only those."""
+
+    def __init__(self, n_nodes: int):
+        self.count = _view(arrays.full(1, 0, np.int32))
+        self.node = _empty(n_nodes, np.int32)
+        self.gain = _empty(n_nodes, np.float64)
+        self.move = _empty((n_nodes, 4), np.int32)
+
+    def select(self, gain: Any, move: Any, n_routes: int) -> np.ndarray:
+        """The stops whose moves this round applies (node ids, as :func:`select_moves` picks them)."""
+        arrays.fill(self.count, 0)
+        _candidates_kernel[_grid(gain.shape[0])](gain, move, MIN_GAIN, self.count, self.node, self.gain, self.move)
+        n = int(_launch.to_host(self.count)[0])
+        if n == 0:
+            return np.zeros(0, np.int32)
+        node = _launch.to_host(self.node[:n])
+        picked = select_moves(_launch.to_host(self.gain[:n]), _launch.to_host(self.move[:n]), n_routes, stop_id=node)
+        return node[picked].astype(np.int32)
+
+
+def _view(x: Any) -> Any:
+    """A Numba view of device array ``x`` (CuPy's through ``__cuda_array_interface__``), made once
+    before the round loop so that launches inside it take Numba arrays."""
     if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
-        return cuda.as_cuda_array(x), False
-    if hasattr(x, "copy_to_host"):  # the simulator's device arrays
-        return x, False
-    return cuda.to_device(np.ascontiguousarray(x)), True
+        return cuda.as_cuda_array(x)
+    return x  # a Numba device array, or the simulator's
+
+
+def _empty(shape: int | tuple[int, ...], dtype: type) -> Any:
+    """Uninitialised scratch from :func:`kernels.cuda._launch.device_empty` (CuPy's pool, so
+    summary.json's memory figures see it), as a Numba view."""
+    return _view(_launch.device_empty(shape, dtype))
+
+
+def _on_device(x: Any) -> tuple[Any, bool]:
+    """``(device array, copied)``: device inputs are used where they lie, host ones are copied."""
+    if _launch.on_host(x):
+        return _view(_launch.to_device(x, x.dtype)), True
+    return _view(x), False
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any,
@@ -124,23 +180,24 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
                  (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
     groups = n_groups(route_group if isinstance(route_group, np.ndarray)
-                      else _on_device(route_group)[0].copy_to_host())
+                      else _launch.to_host(_on_device(route_group)[0]))
     d_routes, routes_copied = _on_device(routes)
     d_len, len_copied = _on_device(route_len)
     d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd, d_cap_kg, d_cap_n, d_max = (
         _on_device(x)[0] for x in (route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
                                    service_s, speed_kmh, cap_kg, cap_n, max_duration_s))
     n_routes, width = routes.shape
-    node_int = cuda.to_device(np.full((n_nodes, 4), -1, np.int32))  # hubs stay -1 (see the CPU kernel)
-    node_f = cuda.device_array((n_nodes, 7), np.float64)
-    route_f = cuda.device_array((n_routes, 4), np.float64)
-    first_empty = cuda.device_array(groups, np.int32)
-    prev_empty = cuda.to_device(np.full(groups, -1, np.int32))
-    group_dirty = cuda.device_array(groups, np.bool_)
-    route_dirty = cuda.to_device(np.ones(n_routes, np.bool_))  # the first round evaluates every stop
-    gain = cuda.to_device(np.zeros(n_nodes, np.float64))  # non-stops are never evaluated: no move
-    move = cuda.to_device(np.full((n_nodes, 4), -1, np.int32))
-    old = cuda.device_array((n_routes, width), np.int32)
+    node_int = _view(arrays.full((n_nodes, 4), -1, np.int32))  # hubs stay -1 (see the CPU kernel)
+    node_f = _empty((n_nodes, 7), np.float64)
+    route_f = _empty((n_routes, 4), np.float64)
+    first_empty = _empty(groups, np.int32)
+    prev_empty = _view(arrays.full(groups, -1, np.int32))
+    group_dirty = _empty(groups, np.bool_)
+    route_dirty = _view(arrays.full(n_routes, True, np.bool_))  # the first round evaluates every stop
+    gain = _view(arrays.full(n_nodes, 0.0, np.float64))  # non-stops are never evaluated: no move
+    move = _view(arrays.full((n_nodes, 4), -1, np.int32))
+    old = _empty((n_routes, width), np.int32)
+    candidates = _Candidates(n_nodes)
     metric = int(metric)
     scale = float(scale)
 
@@ -153,17 +210,18 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
         _eval_kernel[_grid(n_nodes)](d_len, d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd,
                                      d_cap_kg, d_cap_n, d_max, metric, scale, width, node_int, node_f,
                                      route_f, first_empty, route_dirty, group_dirty, gain, move)
-        h_move = move.copy_to_host()
-        accepted = select_moves(gain.copy_to_host(), h_move, n_routes)
+        accepted = candidates.select(gain, move, n_routes)
         if accepted.shape[0] == 0:
             break
+        d_accepted, _ = _on_device(accepted)
         _copy_kernel[_grid(n_routes * width)](d_routes, old)
-        _apply_kernel[_grid(accepted.shape[0])](cuda.to_device(accepted), old, d_routes, d_len, node_int, move)
-        route_dirty = cuda.to_device(touched_routes(accepted, h_move, n_routes))
+        _apply_kernel[_grid(accepted.shape[0])](d_accepted, old, d_routes, d_len, node_int, move)
+        arrays.fill(route_dirty, False)
+        _touch_kernel[_grid(accepted.shape[0])](d_accepted, move, route_dirty)
         applied += int(accepted.shape[0])
     cuda.synchronize()
     if routes_copied:
-        d_routes.copy_to_host(routes)
+        _launch.to_host_into(d_routes, routes)
     if len_copied:
-        d_len.copy_to_host(route_len)
+        _launch.to_host_into(d_len, route_len)
     return applied

@@ -51,7 +51,7 @@ def _kernel(threads: int) -> Callable:
     """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
 
     @cuda.jit
-    def improve(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
+    def improve(rows, routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
         tid = cuda.threadIdx.x
         slot = cuda.blockIdx.x
         best_g = cuda.shared.array(threads, float64)
@@ -64,7 +64,8 @@ def _kernel(threads: int) -> Callable:
         pos = poss[slot]
         nn = nns[slot]
         act = acts[slot]
-        for r in range(slot, route_len.shape[0], cuda.gridDim.x):
+        for w in range(slot, rows.shape[0], cuda.gridDim.x):
+            r = rows[w]
             n = route_len[r]
             m = n + 1
             kk = _list_length(n, granular_k)
@@ -160,7 +161,7 @@ def _kernel(threads: int) -> Callable:
             for k in range(tid, n, threads):
                 routes[r, k] = loc[perm[k + 1]]
             if tid == 0:
-                out[r] = state[3]
+                out[w] = state[3]
             cuda.syncthreads()
 
     return improve
@@ -179,28 +180,35 @@ def improve_intra(
     scale: float,
     max_passes: int,
     granular_k: int = GRANULAR_K,
+    rows: Any = None,
 ) -> Any:
     """GPU :func:`kernels.cpu.intra.improve_intra`: improves ``routes`` in place, returns distances on the device.
 
     ``routes`` may be a NumPy array (copied to the device and the result
     copied back into it) or an int32 device array (modified where it lies).
+    ``rows`` (int32, default all) picks the routes to improve, so that a
+    caller keeping every route on the device need not gather a subset; the
+    distances returned are those of ``rows``, in its order.
     """
     threads = int(_launch.THREADS)
     if threads < 1 or threads & (threads - 1):
         raise ValueError(f"THREADS must be a power of two for the block reduction, not {threads}")
     n_routes = check_routes(routes, _launch.to_host(route_len), route_depot, max_duration_s)
     f64, i32 = np.float64, np.int32
+    rows = np.arange(n_routes, dtype=i32) if rows is None else rows
+    n_rows = int(rows.shape[0])
     d_routes = _launch.to_device(routes, i32)
-    out = _launch.device_empty(n_routes, f64)
-    if n_routes == 0:
+    out = _launch.device_empty(n_rows, f64)
+    if n_rows == 0:
         return out
     width = routes.shape[1]
     granular_k = int(granular_k)
     nn_len = max(1, (width + 1) * (0 if granular_k <= 0 or width <= FULL_UPTO else min(granular_k, width)))
     slot_bytes = 8 * ((width + 1) ** 2 + (width + 1)) + 4 * (3 * width + 4 + nn_len) + (width + 1)
-    blocks = max(1, min(n_routes, MAX_BLOCKS, WORKSPACE_BYTES // slot_bytes))
+    blocks = max(1, min(n_rows, MAX_BLOCKS, WORKSPACE_BYTES // slot_bytes))
     _kernel(threads)[blocks, threads](
-        d_routes, _launch.to_device(route_len, i32), _launch.to_device(route_depot, i32),
+        _launch.to_device(rows, i32), d_routes, _launch.to_device(route_len, i32),
+        _launch.to_device(route_depot, i32),
         _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(service_s, f64),
         _launch.to_device(speed_kmh, f64), _launch.to_device(max_duration_s, f64), int(metric), float(scale),
         int(max_passes), granular_k,
@@ -210,5 +218,5 @@ def improve_intra(
         _launch.device_empty((blocks, width + 1), np.bool_), out,
     )
     if isinstance(routes, np.ndarray):
-        routes[...] = _launch.to_host(d_routes)
+        _launch.to_host_into(d_routes, routes)
     return out
