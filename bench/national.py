@@ -2,7 +2,8 @@
 
     python bench/national.py [--sizes 10000,100000,1000000] [--parcels-per-hub 1000] [--repeats 3]
                              [--backend cpu|cuda] [--time-budget S] [--pyvrp-hubs 5] [--pyvrp-seconds 60]
-                             [--json bench/results/national.json]
+                             [--hexroute-seconds 20] [--pyvrp-cache bench/results/pyvrp_hubs.json]
+                             [--reuse-plan] [--json bench/results/national.json]
 
 Each size is synthesized once (national region, seed 1) under
 bench/results/data/, then planned ``--repeats`` times, each in a fresh
@@ -10,14 +11,24 @@ process (``hexroute plan``) so that peak RSS is the plan's own; the table
 gives the median wall time, its stage times, parcels/s, peak RSS and km.
 
 With ``--pyvrp-hubs K`` the largest size's plan is also checked for route
-quality: K hubs with 1,000-3,000 planned stops are solved again by PyVRP
-with the same stops, vehicles, capacities, shift, distances and service
-times (its full distance matrix built for that hub only), and the table gives
-hexroute's km / PyVRP's km.
+quality: K hubs with 1,000-3,000 planned stops become loads of their own
+(the parcels the national plan planned there, and that hub's row), each
+planned by hexroute in this process with an improve budget of
+``--hexroute-seconds`` (default a third of PyVRP's time) and the explicit
+settings of :data:`HUB_SETTINGS`, and solved by PyVRP with the same stops,
+vehicles, capacities, shift, distances and service times (its full distance
+matrix built for that hub only) for ``--pyvrp-seconds``. Both totals are
+recomputed by one independent function from the route stop sequences
+(:func:`tour_km`), and the table gives hexroute's km / PyVRP's km for the
+per-hub plan and, as a second column, for that hub's share of the national
+plan. PyVRP's results are cached in ``--pyvrp-cache`` (keyed by hub, its
+stops and the budget); ``--reuse-plan`` takes the largest size's existing
+plan instead of planning it again.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -35,11 +46,19 @@ sys.path.insert(0, str(ROOT))
 
 from bench._env import environment  # noqa: E402
 
-from kernels._scalar import reference as scalar  # noqa: E402
+from kernels._scalar import EARTH_RADIUS_KM, reference as scalar  # noqa: E402
 from planner.settings import Settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 STAGES = ("validate", "index", "assign", "route", "improve", "schedule", "tables")
+#: hexroute's settings for the per-hub plans of the quality check; the improve budget is added by
+#: :func:`hub_settings`
+HUB_SETTINGS: dict[str, Any] = {"seed": 1, "backend": "cpu", "improve": {"search_iterations_per_s": 10_000.0}}
+
+
+def hub_settings(seconds: float) -> Settings:
+    """:data:`HUB_SETTINGS` with an improve budget of ``seconds``."""
+    return Settings.from_dict({**HUB_SETTINGS, "improve": {**HUB_SETTINGS["improve"], "time_budget_s": seconds}})
 
 
 def synthesize(n: int, hubs: int, seed: int) -> Path:
@@ -113,7 +132,7 @@ class StopLookup:
 
 
 def pyvrp_hub(stops: dict, hub: dict, settings: Settings, seconds: float, seed: int) -> dict[str, Any]:
-    """Solve one hub's stops with PyVRP (same fleet, distances in metres, durations in seconds)."""
+    """Solve one hub's stops with PyVRP (same fleet; distances in metres, durations in milliseconds)."""
     import pyvrp
     from pyvrp.stop import MaxRuntime
 
@@ -125,45 +144,170 @@ def pyvrp_hub(stops: dict, hub: dict, settings: Settings, seconds: float, seed: 
     secs = scalar.leg_seconds(km, speed[:, None], speed[None, :])
     service = stops["service_s"]
     locations = [pyvrp.Location(x=float(lo), y=float(la)) for la, lo in zip(lat, lon)]
-    clients = [pyvrp.Client(location=i + 1, delivery=[int(round(k * 100)), int(c)], service_duration=int(round(s)))
+    clients = [pyvrp.Client(location=i + 1, delivery=[int(round(k * 100)), int(c)],
+                            service_duration=int(round(s * 1000)))
                for i, (k, c, s) in enumerate(zip(stops["kg"], stops["n"], service))]
     vehicles = pyvrp.VehicleType(num_available=int(hub["vehicles"]),
                                  capacity=[int(hub["capacity_kg"] * 100), int(min(hub["capacity_parcels"], 2**31 - 1))],
-                                 shift_duration=int(hub["shift_s"]))
+                                 shift_duration=int(hub["shift_s"]) * 1000)
     data = pyvrp.ProblemData(locations, clients, [pyvrp.Depot(location=0)], [vehicles],
-                             [np.rint(km * 1000).astype(np.int64)], [np.floor(secs).astype(np.int64)])
-    t0 = time.perf_counter()
+                             [np.rint(km * 1000).astype(np.int64)], [np.rint(secs * 1000).astype(np.int64)])
+    t0, c0 = time.perf_counter(), time.process_time()
     result = pyvrp.solve(data, stop=MaxRuntime(seconds), seed=seed, display=False)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     best = result.best
+    tours = [[int(a.idx) for a in route if a.is_client()] for route in best.routes()]
     return {"km": best.distance() / 1000.0, "routes": best.num_routes(), "feasible": best.is_feasible(),
-            "seconds": time.perf_counter() - t0}
+            "seconds": elapsed, "cpu_s": cpu, "iterations": result.num_iterations, "load_average": os.getloadavg()[0],
+            "vehicles": int(hub["vehicles"]), "tours": tours}
 
 
-def quality(size: dict[str, Any], k: int, seconds: float, stop_range: tuple[int, int] = (1000, 3000)
-            ) -> list[dict[str, Any]]:
-    """hexroute's km / PyVRP's km on K hubs of 1,000-3,000 planned stops (``stop_range``)."""
-    settings = Settings()
-    plan_dir, data = Path(size["plan_dir"]), Path(size["data_dir"])
-    hubs = feather.read_table(data / "hubs.arrow").to_pylist()
-    report = feather.read_table(plan_dir / "hubs.arrow").to_pylist()
-    by_id = {h["hub_id"]: h for h in hubs}
+def _legs_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Great-circle km of consecutive points, NumPy haversine (independent of the planner's kernels)."""
+    la, lo = np.radians(lat), np.radians(lon)
+    h = np.sin(np.diff(la) / 2) ** 2 + np.cos(la[:-1]) * np.cos(la[1:]) * np.sin(np.diff(lo) / 2) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+
+
+def tour_km(tours: list[list[int]], stops: dict, depot: tuple[float, float], circuity: float) -> float:
+    """Total km of ``tours`` (stop indices, depot excluded), haversine x circuity from the coordinates."""
+    total = 0.0
+    for t in tours:
+        total += float(_legs_km(np.r_[depot[0], stops["lat"][t], depot[0]],
+                                np.r_[depot[1], stops["lon"][t], depot[1]]).sum())
+    return circuity * total
+
+
+def tour_check(tours: list[list[int]], stops: dict, hub: dict, settings: Settings) -> dict[str, Any]:
+    """Each stop once, routes within the fleet, kg and parcel capacities and the shift (exact seconds)."""
+    seen = np.zeros(stops["lat"].size, dtype=np.int64)
+    worst_s = worst_kg = worst_n = 0.0
+    for t in tours:
+        seen[t] += 1
+        km = settings.circuity * _legs_km(np.r_[hub["lat"], stops["lat"][t], hub["lat"]],
+                                          np.r_[hub["lon"], stops["lon"][t], hub["lon"]])
+        speed = np.r_[settings.speeds.suburban_kmh, stops["speed_kmh"][t], settings.speeds.suburban_kmh]
+        seconds = float((km * 1800.0 * (1.0 / speed[:-1] + 1.0 / speed[1:])).sum() + stops["service_s"][t].sum())
+        worst_s = max(worst_s, seconds / hub["shift_s"])
+        worst_kg = max(worst_kg, float(stops["kg"][t].sum()) / hub["capacity_kg"])
+        worst_n = max(worst_n, float(stops["n"][t].sum()) / hub["capacity_parcels"])
+    ok = bool((seen == 1).all()) and len(tours) <= hub["vehicles"] and max(worst_s, worst_kg, worst_n) <= 1 + 1e-9
+    return {"feasible": ok, "missing_stops": int((seen == 0).sum()), "repeated_stops": int((seen > 1).sum()),
+            "max_shift_use": round(worst_s, 4), "max_kg_use": round(worst_kg, 4), "max_parcels_use": round(worst_n, 4)}
+
+
+def choose_hubs(plan_dir: Path, k: int, stop_range: tuple[int, int]) -> list[str]:
+    """The ``k`` hubs with the most planned stops within ``stop_range`` (ties by hub id)."""
     a = feather.read_table(plan_dir / "assignments.arrow", columns=["hub_id", "route_id", "stop_seq"])
     stop_keys: dict[str, set] = {}
     for h, r, s in zip(*(a.column(c).to_pylist() for c in ("hub_id", "route_id", "stop_seq"))):
         if r is not None:
             stop_keys.setdefault(h, set()).add((r, s))
-    chosen = sorted((h for h in stop_keys if stop_range[0] <= len(stop_keys[h]) <= stop_range[1]),
-                    key=lambda h: (-len(stop_keys[h]), h))[:k]
+    return sorted((h for h in stop_keys if stop_range[0] <= len(stop_keys[h]) <= stop_range[1]),
+                  key=lambda h: (-len(stop_keys[h]), h))[:k]
+
+
+def hub_load(plan_dir: Path, data: Path, hub_id: str) -> Path:
+    """A load of its own (cached on disk): the parcels the national plan planned at ``hub_id``, and its row."""
+    out = data.parent / f"{data.name}-hub-{hub_id}"
+    if not (out / "parcels.arrow").exists():
+        import pyarrow.compute as pc
+
+        a = feather.read_table(plan_dir / "assignments.arrow", columns=["parcel_id", "hub_id", "status"])
+        keep = a.filter(pc.and_(pc.equal(a["hub_id"], hub_id), pc.equal(a["status"], "planned")))["parcel_id"]
+        parcels = feather.read_table(data / "parcels.arrow")
+        hubs = feather.read_table(data / "hubs.arrow")
+        out.mkdir(parents=True, exist_ok=True)
+        feather.write_feather(parcels.filter(pc.is_in(parcels["parcel_id"], value_set=keep)), out / "parcels.arrow")
+        feather.write_feather(hubs.filter(pc.equal(hubs["hub_id"], hub_id)), out / "hubs.arrow")
+    return out
+
+
+def hexroute_hub(load: Path, lookup: StopLookup, settings: Settings) -> dict[str, Any]:
+    """Plan one hub's load with hexroute in this process; its km, routes, seconds and stop sequences."""
+    from planner.pipeline import plan
+
+    parcels = feather.read_table(load / "parcels.arrow")
+    hubs = feather.read_table(load / "hubs.arrow")
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = plan(parcels, hubs, settings, progress=False)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    a = result.assignments.to_pydict()
+    by_route: dict[str, dict[int, int]] = {}
+    for pid, route, seq in zip(a["parcel_id"], a["route_id"], a["stop_seq"]):
+        if route is not None:
+            by_route.setdefault(route, {})[seq] = lookup.stop[pid]
+    tours = [[stops[q] for q in sorted(stops)] for _, stops in sorted(by_route.items())]
+    status = a["status"]
+    return {"km": float(sum(result.routes.column("distance_km").to_pylist())), "routes": result.routes.num_rows,
+            "seconds": seconds, "cpu_s": cpu, "improve_s": result.summary["timings_s"]["improve"],
+            "load_average": os.getloadavg()[0],
+            "stopped_by_clock": result.improve.stopped_by_clock if result.improve else False,
+            "parcels": len(status), "parcels_not_planned": sum(1 for x in status if x != "planned"),
+            "tours": tours}
+
+
+def _pyvrp_cached(cache: Path, hub_id: str, stops: dict, hub: dict, settings: Settings, seconds: float
+                  ) -> dict[str, Any]:
+    """PyVRP's result for one hub, from ``cache`` when it holds one for these stops and this budget."""
+    key = (f"{hub_id}:{stops['lat'].size}:{float(np.sum(stops['kg'])):.3f}:"
+           f"{float(np.sum(stops['speed_kmh'])):.1f}:{seconds:g}")
+    store = json.loads(cache.read_text()) if cache.exists() else {}
+    if key not in store:
+        store[key] = pyvrp_hub(stops, hub, settings, seconds, seed=1)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(store))
+    return store[key]
+
+
+def quality(size: dict[str, Any], k: int, seconds: float, hex_seconds: float, cache: Path,
+            stop_range: tuple[int, int] = (1000, 3000)) -> list[dict[str, Any]]:
+    """hexroute's km / PyVRP's km on K hubs of 1,000-3,000 planned stops (``stop_range``), each its own load."""
+    settings = hub_settings(hex_seconds)
+    plan_dir, data = Path(size["plan_dir"]), Path(size["data_dir"])
+    by_id = {h["hub_id"]: h for h in feather.read_table(data / "hubs.arrow").to_pylist()}
+    chosen = choose_hubs(plan_dir, k, stop_range)
+    national = StopLookup(data, settings)
     rows = []
-    lookup = StopLookup(data, settings)
+    if chosen:  # load the compiled kernels from Numba's cache before the timed runs
+        from planner.pipeline import plan
+
+        load = hub_load(plan_dir, data, chosen[0])
+        plan(feather.read_table(load / "parcels.arrow").slice(0, 300), feather.read_table(load / "hubs.arrow"),
+             settings.replace(improve=dataclasses.replace(settings.improve, time_budget_s=1.0)), progress=False)
     for hub_id in chosen:
-        stops, ours, ours_routes = hub_stops(plan_dir, lookup, hub_id)
-        peer = pyvrp_hub(stops, by_id[hub_id], settings, seconds, seed=1)
-        deferred = next(r["parcels_deferred"] for r in report if r["hub_id"] == hub_id)
-        rows.append({"hub": hub_id, "stops": int(stops["lat"].size), "deferred_parcels": deferred,
-                     "hexroute_km": round(ours, 1), "hexroute_routes": ours_routes, "pyvrp_km": round(peer["km"], 1),
-                     "pyvrp_routes": peer["routes"], "pyvrp_feasible": peer["feasible"],
-                     "pyvrp_s": round(peer["seconds"], 1), "ratio": round(ours / peer["km"], 4)})
+        hub = by_id[hub_id]
+        depot = (hub["lat"], hub["lon"])
+        _, national_km, national_routes = hub_stops(plan_dir, national, hub_id)
+        load = hub_load(plan_dir, data, hub_id)
+        lookup = StopLookup(load, settings)
+        s = lookup.stops
+        stops = {"lat": s.lat, "lon": s.lon, "kg": s.weight_kg, "n": s.n_parcels, "speed_kmh": s.speed_kmh,
+                 "service_s": s.service_s}
+        own = np.fromiter(lookup.stop.values(), dtype=np.int64)  # each parcel's stop, per-hub and national
+        theirs = np.fromiter((national.stop[q] for q in lookup.stop), dtype=np.int64)
+        speed_differs = int(np.unique(own[s.speed_kmh[own] != national.stops.speed_kmh[theirs]]).size)
+        ours = hexroute_hub(load, lookup, settings)
+        peer = _pyvrp_cached(cache, hub_id, stops, hub, settings, seconds)
+        ours_km = tour_km(ours["tours"], stops, depot, settings.circuity)
+        peer_km = tour_km(peer["tours"], stops, depot, settings.circuity)
+        rows.append({
+            "hub": hub_id, "stops": int(s.lat.size), "vehicles": int(hub["vehicles"]),
+            "stops_with_other_speed_than_national": speed_differs,
+            "hexroute_km": round(ours_km, 1), "hexroute_reported_km": round(ours["km"], 1),
+            "hexroute_routes": ours["routes"], "hexroute_s": round(ours["seconds"], 1),
+            "hexroute_cpu_s": round(ours["cpu_s"], 1), "hexroute_load_average": round(ours["load_average"], 2),
+            "hexroute_improve_s": round(ours["improve_s"], 1), "hexroute_stopped_by_clock": ours["stopped_by_clock"],
+            "hexroute_parcels_not_planned": ours["parcels_not_planned"],
+            "hexroute_check": tour_check(ours["tours"], stops, hub, settings),
+            "pyvrp_km": round(peer_km, 1), "pyvrp_reported_km": round(peer["km"], 1), "pyvrp_routes": peer["routes"],
+            "pyvrp_feasible": peer["feasible"], "pyvrp_s": round(peer["seconds"], 1),
+            "pyvrp_cpu_s": round(peer["cpu_s"], 1), "pyvrp_iterations": peer["iterations"],
+            "pyvrp_load_average": round(peer["load_average"], 2),
+            "pyvrp_check": tour_check(peer["tours"], stops, hub, settings),
+            "ratio": round(ours_km / peer_km, 4),
+            "national_km": round(national_km, 1), "national_routes": national_routes,
+            "national_ratio": round(national_km / peer_km, 4)})
     return rows
 
 
@@ -173,18 +317,43 @@ def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
              "|" + "---:|" * (len(STAGES) + 8)]
     for s in sizes:
         t = s["timings_s"]
-        lines.append(f"| {s['parcels']:,} | {s['hubs']:,} | {s['median_wall_s']:.1f} | "
+        wall = "-" if s["median_wall_s"] is None else f"{s['median_wall_s']:.1f}"
+        rate = "-" if s["parcels_per_s"] is None else f"{s['parcels_per_s']:,.0f}"
+        rss = "-" if s["peak_rss_gb"] is None else f"{s['peak_rss_gb']:.2f}"
+        lines.append(f"| {s['parcels']:,} | {s['hubs']:,} | {wall} | "
                      + " | ".join(f"{t.get(k, 0):.1f}" for k in STAGES)
-                     + f" | {s['parcels_per_s']:,.0f} | {s['peak_rss_gb']:.2f} | {s['totals']['routes']:,} | "
-                     f"{s['totals']['distance_km']:,.0f} |")
+                     + f" | {rate} | {rss} | {s['totals']['routes']:,} | {s['totals']['distance_km']:,.0f} |")
     if hubs:
-        lines += ["", "| hub | stops | hexroute km | routes | PyVRP km | routes | PyVRP s | hexroute / PyVRP |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", ("| hub | stops | vehicles | hexroute km | routes | hexroute s | PyVRP km | routes | PyVRP s "
+                       "| PyVRP CPU s | feasible (ours / PyVRP) | hexroute / PyVRP | national plan km "
+                       "| national / PyVRP |"),
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
         for h in hubs:
-            lines.append(f"| {h['hub']} | {h['stops']:,} | {h['hexroute_km']:,.1f} | {h['hexroute_routes']} | "
-                         f"{h['pyvrp_km']:,.1f} | {h['pyvrp_routes']} | {h['pyvrp_s']:.0f} | {h['ratio']:.3f} |")
-        lines.append(f"\nmean hexroute / PyVRP: {statistics.mean(h['ratio'] for h in hubs):.3f}")
+            ok = " / ".join("yes" if h[f"{who}_check"]["feasible"] else "NO" for who in ("hexroute", "pyvrp"))
+            lines.append(f"| {h['hub']} | {h['stops']:,} | {h['vehicles']} | {h['hexroute_km']:,.1f} | "
+                         f"{h['hexroute_routes']} | {h['hexroute_s']:.1f} | {h['pyvrp_km']:,.1f} | "
+                         f"{h['pyvrp_routes']} | {h['pyvrp_s']:.0f} | {h['pyvrp_cpu_s']:.0f} | {ok} | {h['ratio']:.3f} | "
+                         f"{h['national_km']:,.1f} | {h['national_ratio']:.3f} |")
+        lines.append(f"\nmean hexroute / PyVRP: {statistics.mean(h['ratio'] for h in hubs):.3f} per-hub plans, "
+                     f"{statistics.mean(h['national_ratio'] for h in hubs):.3f} national plan")
+        gap = {who: max(abs(h[f"{who}_km"] - h[f"{who}_reported_km"]) for h in hubs) for who in ("hexroute", "pyvrp")}
+        lines.append(f"largest |reported - recomputed| km: hexroute {gap['hexroute']:.1f}, PyVRP {gap['pyvrp']:.1f}; "
+                     f"parcels not planned by hexroute: {sum(h['hexroute_parcels_not_planned'] for h in hubs)}; "
+                     f"improve stopped by the clock: {sum(h['hexroute_stopped_by_clock'] for h in hubs)} of "
+                     f"{len(hubs)}")
     return "\n".join(lines)
+
+
+def reused_size(n: int, hubs: int, backend: str, budget: float | None) -> dict[str, Any]:
+    """The existing plan of a load (``--reuse-plan``; planned once if there is none): its summary, no timing."""
+    plan_dir = RESULTS / "plans" / f"national-{n}"
+    if not (plan_dir / "summary.json").exists():
+        plan_once(synthesize(n, hubs, seed=1), plan_dir, backend, budget)
+    s = json.loads((plan_dir / "summary.json").read_text())
+    return {"parcels": n, "hubs": hubs, "repeats": 0, "wall_s": [], "median_wall_s": None, "parcels_per_s": None,
+            "peak_rss_gb": None, "timings_s": s["timings_s"], "totals": s["totals"], "improve": s["improve"],
+            "backend": s["backend"], "device": s["device"], "plan_dir": str(plan_dir),
+            "data_dir": str(synthesize(n, hubs, seed=1))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,16 +365,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-budget", type=float, default=None, help="improve seconds (default: the planner's)")
     p.add_argument("--pyvrp-hubs", type=int, default=0, help="hubs of the largest load to compare with PyVRP")
     p.add_argument("--pyvrp-seconds", type=float, default=60.0)
+    p.add_argument("--hexroute-seconds", type=float, default=None,
+                   help="improve budget of each per-hub plan (default: a third of --pyvrp-seconds)")
+    p.add_argument("--pyvrp-cache", default=str(RESULTS / "pyvrp_hubs.json"))
+    p.add_argument("--reuse-plan", action="store_true", help="take the largest size's existing plan")
     p.add_argument("--json", default=str(RESULTS / "national.json"))
     args = p.parse_args(argv)
+    counts = [int(x) for x in args.sizes.split(",")]
     sizes = [bench_size(n, max(1, n // args.parcels_per_hub), args.repeats, args.backend, args.time_budget)
-             for n in (int(x) for x in args.sizes.split(","))]
-    hubs = quality(sizes[-1], args.pyvrp_hubs, args.pyvrp_seconds) if args.pyvrp_hubs else []
+             for n in (counts[:-1] if args.reuse_plan else counts)]
+    if args.reuse_plan:
+        sizes.append(reused_size(counts[-1], max(1, counts[-1] // args.parcels_per_hub), args.backend,
+                                 args.time_budget))
+    hex_seconds = args.pyvrp_seconds / 3 if args.hexroute_seconds is None else args.hexroute_seconds
+    hubs = (quality(sizes[-1], args.pyvrp_hubs, args.pyvrp_seconds, hex_seconds, Path(args.pyvrp_cache))
+            if args.pyvrp_hubs else [])
     print(table(sizes, hubs))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**environment(args.backend), "sizes": sizes, "pyvrp": hubs,
-                               "time_budget_s": args.time_budget}, indent=2))
+                               "time_budget_s": args.time_budget, "hub_settings": hub_settings(hex_seconds).to_dict()},
+                              indent=2))
     print(f"\nwrote {out}")
     return 0
 

@@ -120,7 +120,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
 
     First the local-search kernels to a local optimum of both neighbourhoods,
     then SISR ruin-and-recreate (:mod:`planner.search`) hub by hub for
-    ``settings.search_iterations_per_stop`` iterations per stop, on as many
+    ``settings.search_iterations(budget_s, stops)`` iterations per stop, on as many
     threads as Numba has, with what is left of the budget as a cap. Each hub's
     search is seeded from ``seed`` and its ``hub_key`` (default: its index in
     ``fleet``): give the run-wide hub index so that a hub's plan does not
@@ -157,19 +157,21 @@ def improve_routes(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Comput
             break
     result = RouteSet(*search.result(), hub).compact()
     left = budget_s - (time.perf_counter() - t0)
-    if finished and settings.search_iterations_per_stop > 0 and result.size:
+    per_stop = settings.search_iterations(budget_s, int(result.route_len.sum()))
+    if finished and per_stop > 0 and result.size:
         if left <= 0:
             finished = False
         else:
             key = np.arange(fleet.size) if hub_key is None else np.asarray(hub_key)
-            result, finished = _search(result, nodes, fleet, compute, settings, left, seed, key)
+            result, finished = _search(result, nodes, fleet, compute, settings, left, seed, key, per_stop)
     after = total_distance(result, nodes, compute)
     return result, ImproveStats(before, after, rounds, moves, time.perf_counter() - t0, not finished)
 
 
 def _search(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, settings: ImproveSettings,
-            seconds: float, seed: int, hub_key: np.ndarray) -> tuple[RouteSet, bool]:
-    """SISR on every hub's routes; returns the routes and whether it finished before the clock."""
+            seconds: float, seed: int, hub_key: np.ndarray, per_stop: float) -> tuple[RouteSet, bool]:
+    """SISR on every hub's routes, ``per_stop`` iterations per stop; returns the routes and whether it
+    finished before the clock (``seconds``)."""
     import numba
 
     from planner.search import search
@@ -180,5 +182,5 @@ def _search(routes: RouteSet, nodes: Nodes, fleet: Fleet, compute: Compute, sett
                  fleet.capacity_parcels[hub].astype(np.float64), fleet.shift_s[hub].astype(np.float64), hub_key[hub],
                  compute.metric, compute.scale, seconds, seed, neighbours_k=settings.search_neighbours,
                  max_routes=fleet.vehicles[hub].astype(np.float64),
-                 iterations_per_stop=settings.search_iterations_per_stop, workers=numba.get_num_threads())
+                 iterations_per_stop=per_stop, workers=numba.get_num_threads())
     return out, time.perf_counter() < t_end

@@ -141,16 +141,19 @@ def improve_group(group: Group, flat: np.ndarray, ptr: np.ndarray, seconds: floa
     prm = np.zeros(sisr.N_PARAMS)
     prm[sisr.P_METRIC] = group.metric
     prm[sisr.P_SCALE] = group.scale
-    sisr.load_routes(group.node, np.ascontiguousarray(flat, np.int32), slot_ptr, ns, ri, rs, sc, prm)
+    node = sisr.prepare_nodes(group.node, group.metric, group.scale)
+    nbr = np.ascontiguousarray(group.neighbours, np.int32)
+    sisr.load_routes(node, np.ascontiguousarray(flat, np.int32), slot_ptr, ns, ri, rs, sc, prm)
     prm = _params(group, sc[sisr.COST], n + int(sc[sisr.N_ROUTES]), params)
     best = (ns.copy(), ri.copy(), rs.copy())
     rng = sisr.seed_rng(abs(int(seed)))
     cap = params.max_iterations_per_stop * max(n, 1)
     limit = cap if iterations is None else min(cap, int(iterations))
+    nd = sisr.neighbour_distances(node, nbr, group.metric, group.scale) if n > 1 and limit > 0 else None
     done = 0
     while n > 1 and done < limit:
         step = min(CHUNK, limit - done)
-        sisr.run(group.node, group.neighbours, ns, ri, rs, sc, *best, prm, rng, done, done + step)
+        sisr.run(node, nbr, nd, ns, ri, rs, sc, *best, prm, rng, done, done + step)
         done += step
         if clock_stops and time.perf_counter() >= t_end:
             break

@@ -101,6 +101,10 @@ class ImproveSettings:
     max_rounds: int = 200
     #: SISR ruin-and-recreate iterations per stop after the local search (0: none)
     search_iterations_per_stop: float = 4.0
+    #: SISR iterations per second of the improve budget, shared by the stops (0: none); the larger of this
+    #: share and ``search_iterations_per_stop`` applies (see :meth:`search_iterations`), so SISR runs when
+    #: either is positive
+    search_iterations_per_s: float = 0.0
     #: nearest stops where SISR tries to re-insert a removed stop
     search_neighbours: int = 40
 
@@ -111,10 +115,22 @@ class ImproveSettings:
             _non_negative("improve", time_budget_s=self.time_budget_s)
         if not (isinstance(self.max_rounds, int) and self.max_rounds >= 0):
             raise SettingsError(f"improve.max_rounds must be an integer >= 0, not {self.max_rounds!r}")
-        _non_negative("improve", search_iterations_per_stop=self.search_iterations_per_stop)
+        _non_negative("improve", search_iterations_per_stop=self.search_iterations_per_stop,
+                      search_iterations_per_s=self.search_iterations_per_s)
         if not (isinstance(self.search_neighbours, int) and 1 <= self.search_neighbours <= 128):
             raise SettingsError(
                 f"improve.search_neighbours must be an integer in [1, 128], not {self.search_neighbours!r}")
+
+    def search_iterations(self, budget_s: float, n_stops: int) -> float:
+        """SISR iterations per stop for an improve call of ``budget_s`` seconds over ``n_stops`` routed stops.
+
+        The larger of ``search_iterations_per_stop`` and the budget's share
+        ``search_iterations_per_s * budget_s / n_stops``: a pure function of
+        the settings and the data, never of the clock, so a run that finishes
+        within its budget repeats exactly on any machine.
+        """
+        return max(float(self.search_iterations_per_stop),
+                   self.search_iterations_per_s * max(float(budget_s), 0.0) / max(int(n_stops), 1))
 
     def budget_for(self, n_stops: int) -> float:
         """The improve stage's time budget for ``n_stops`` stops."""

@@ -138,3 +138,32 @@ def test_neighbour_lists_are_the_nearest_other_points() -> None:
     d = np.array([[scalar.haversine_km(a[i], b[i], a[j], b[j]) for j in range(60)] for i in range(60)])
     np.fill_diagonal(d, np.inf)
     np.testing.assert_array_equal(nbr, np.argsort(d, axis=1)[:, :5])
+
+
+def test_search_distances_match_the_haversine_reference() -> None:
+    from kernels.cpu import sisr
+
+    rng = np.random.default_rng(1)
+    n = 50
+    node = np.column_stack([rng.uniform(25, 48, n + 1), rng.uniform(-124, -67, n + 1), np.zeros((n + 1, 4))])
+    ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
+    nbr = neighbour_lists(node[:-1, 0], node[:-1, 1], GREAT_CIRCLE, 7)
+    nd = sisr.neighbour_distances(ready, nbr, GREAT_CIRCLE, CIRCUITY)
+    ref = np.array([[CIRCUITY * scalar.haversine_km(*node[i, :2], *node[j, :2]) for j in nbr[i]] for i in range(n)])
+    np.testing.assert_allclose(nd, ref, rtol=1e-12)
+    depot = [CIRCUITY * scalar.haversine_km(*node[n, :2], *node[i, :2]) for i in range(n + 1)]
+    np.testing.assert_allclose(ready[:, sisr.DEPOT], depot, rtol=1e-12, atol=1e-12)
+
+
+def test_search_iterations_follow_the_budget() -> None:
+    from planner.errors import SettingsError
+    from planner.settings import ImproveSettings
+
+    fixed = ImproveSettings(search_iterations_per_stop=4.0)
+    assert fixed.search_iterations(30.0, 1000) == 4.0
+    timed = ImproveSettings(search_iterations_per_stop=4.0, search_iterations_per_s=2000.0)
+    assert timed.search_iterations(30.0, 1000) == 60.0  # 60,000 iterations shared by 1,000 stops
+    assert timed.search_iterations(1.0, 1000) == 4.0  # never below the fixed count
+    assert timed.search_iterations(30.0, 0) == 60_000.0
+    with pytest.raises(SettingsError, match="search_iterations_per_s"):
+        ImproveSettings(search_iterations_per_s=-1.0)

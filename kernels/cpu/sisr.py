@@ -10,7 +10,22 @@ keep it linear in the number of stops and fast on large instances:
 * granular recreate: a stop is tried only next to its K nearest stops
   (before or after each one that is routed) or on a new route; all routes
   are scanned only when none of those positions fits;
-* distances are computed on the fly from coordinates (no distance matrix).
+* distances are computed on the fly from coordinates (no distance matrix),
+  except the K neighbour distances of each stop and its distance to the
+  depot, computed once (:func:`neighbour_distances`, O(n K)); great-circle
+  distances come from unit vectors (``2 R asin(chord / 2)``, no trigonometry
+  but one arcsine), added to the node rows by :func:`prepare_nodes`;
+* the distance into each routed stop from its predecessor is cached
+  (``ed``, kept up to date by every removal and insertion), so a position
+  next to a neighbour costs one new distance;
+* shift limits are checked on incrementally updated route durations (the
+  same leg and service times, kept under the shift by ``DUR_TOL``; a route
+  that only lost stops is checked too, since speeds differ per stop and a
+  shortcut can take longer); the touched routes' durations are recomputed
+  from scratch whenever a new best solution is stored, so rounding never
+  accumulates;
+* the best solution is a copy of the current one kept up to date by copying
+  only the rows changed since the two last agreed.
 
 The solution is a doubly linked list per route: ``ns[c] = (succ, pred,
 route)`` with -1 for the depot, and per-route ``ri[r] = (first, last,
@@ -33,10 +48,14 @@ import math
 import numpy as np
 from numba import njit
 
+from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE
 from kernels.cpu._core import leg_seconds, point_distance
 
-# node columns of ``node`` (float64[n + 1, 6]; row n is the depot)
-A, B, KG, NP, SVC, SPD = 0, 1, 2, 3, 4, 5
+# node columns of ``node`` (float64[n + 1, N_NODE]; row n is the depot); X, Y, Z (the unit vector of
+# great-circle points) and DEPOT (distance to the depot) are derived by :func:`prepare_nodes`
+A, B, KG, NP, SVC, SPD, X, Y, Z, DEPOT = range(10)
+N_INPUT = 6
+N_NODE = 10
 # ``ns`` columns (int32[n, 3])
 SUCC, PRED, ROUTE = 0, 1, 2
 # ``ri`` columns (int32[R, 3])
@@ -74,7 +93,45 @@ def _randint(rng, k):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _dist(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
+    if metric == GREAT_CIRCLE:  # the haversine distance, from the chord between unit vectors
+        dx = node[u, X] - node[v, X]
+        dy = node[u, Y] - node[v, Y]
+        dz = node[u, Z] - node[v, Z]
+        h = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz)
+        return scale * 2.0 * EARTH_RADIUS_KM * math.asin(min(h, 1.0))
     return point_distance(metric, scale, node[u, A], node[u, B], node[v, A], node[v, B])
+
+
+def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
+    """The node rows the search takes: ``node``'s N_INPUT columns plus X, Y, Z and DEPOT."""
+    n = node.shape[0] - 1
+    out = np.zeros((n + 1, N_NODE))
+    out[:, :N_INPUT] = node[:, :N_INPUT]
+    if metric == GREAT_CIRCLE:
+        la, lo = np.radians(node[:, A]), np.radians(node[:, B])
+        out[:, X] = np.cos(la) * np.cos(lo)
+        out[:, Y] = np.cos(la) * np.sin(lo)
+        out[:, Z] = np.sin(la)
+    _depot_distances(out, metric, scale)
+    return out
+
+
+@njit(cache=True)
+def _depot_distances(node, metric, scale):  # type: ignore[no-untyped-def]
+    n = node.shape[0] - 1
+    for c in range(n + 1):
+        node[c, DEPOT] = _dist(node, metric, scale, n, c)
+
+
+@njit(cache=True)
+def neighbour_distances(node, nbr, metric, scale):  # type: ignore[no-untyped-def]
+    """float64[n, K]: the distance from each stop to each of its neighbours ``nbr`` (+inf where -1)."""
+    out = np.full(nbr.shape, np.inf)
+    for c in range(nbr.shape[0]):
+        for j in range(nbr.shape[1]):
+            if nbr[c, j] >= 0:
+                out[c, j] = _dist(node, metric, scale, c, nbr[c, j])
+    return out
 
 
 @njit(cache=True)
@@ -199,13 +256,22 @@ def _save_route(r, ri, rs, jri, jrf, stamp, jc, it):  # type: ignore[no-untyped-
 
 
 @njit(cache=True)
-def _undo(ns, ri, rs, jn, jri, jrf, jc):  # type: ignore[no-untyped-def]
-    """Restore every node and route row saved in the journal."""
+def _edge(node, ns, ed, x, metric, scale):  # type: ignore[no-untyped-def]
+    """Set ``ed[x]``, the distance into stop ``x`` from its predecessor (or the depot)."""
+    p = ns[x, PRED]
+    ed[x] = _dist(node, metric, scale, p if p >= 0 else ns.shape[0], x)
+
+
+@njit(cache=True)
+def _undo(node, ns, ed, ri, rs, jn, jri, jrf, jc, metric, scale):  # type: ignore[no-untyped-def]
+    """Restore every node and route row saved in the journal (and the restored nodes' ``ed``)."""
     for k in range(jc[0]):
         x = jn[k, 0]
         ns[x, 0] = jn[k, 1]
         ns[x, 1] = jn[k, 2]
         ns[x, 2] = jn[k, 3]
+        if ns[x, ROUTE] >= 0:
+            _edge(node, ns, ed, x, metric, scale)
     for k in range(jc[1]):
         r = jri[k, 0]
         ri[r, 0] = jri[k, 1]
@@ -217,7 +283,7 @@ def _undo(ns, ri, rs, jn, jri, jrf, jc):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _remove(c, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+def _remove(c, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
     """Take stop ``c`` out of its route (journaled)."""
     n = ns.shape[0]
     r = ns[c, ROUTE]
@@ -231,9 +297,11 @@ def _remove(c, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n,
     _save_route(r, ri, rs, jri, jrf, st_r, jc, it)
     pu = p if p >= 0 else n
     qu = q if q >= 0 else n
-    d1 = _dist(node, metric, scale, pu, c)
-    d2 = _dist(node, metric, scale, c, qu)
+    d1 = ed[c]
+    d2 = ed[q] if q >= 0 else node[c, DEPOT]
     d0 = _dist(node, metric, scale, pu, qu)
+    if q >= 0:
+        ed[q] = d0
     sc[COST] += d0 - d1 - d2
     if has_dur:
         rs[r, DUR] += _leg(node, d0, pu, qu) - _leg(node, d1, pu, c) - _leg(node, d2, c, qu) - node[c, SVC]
@@ -259,7 +327,7 @@ def _remove(c, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n,
 
 
 @njit(cache=True)
-def _insert(c, r, p, q, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+def _insert(c, r, p, q, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
     """Put stop ``c`` between ``p`` and ``q`` (-1: depot) of route ``r`` (journaled)."""
     n = ns.shape[0]
     _save_node(c, ns, jn, st_n, jc, it)
@@ -272,10 +340,16 @@ def _insert(c, r, p, q, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, j
     qu = q if q >= 0 else n
     d1 = _dist(node, metric, scale, pu, c)
     d2 = _dist(node, metric, scale, c, qu)
-    d0 = _dist(node, metric, scale, pu, qu)
+    if q >= 0:
+        d0 = ed[q]
+        ed[q] = d2
+    elif p >= 0:
+        d0 = node[p, DEPOT]
+    else:
+        d0 = 0.0
+    ed[c] = d1
     if ri[r, CARD] == 0:
         sc[N_ROUTES] += 1
-        d0 = 0.0
     sc[COST] += d1 + d2 - d0
     if has_dur:
         rs[r, DUR] += _leg(node, d1, pu, c) + _leg(node, d2, c, qu) - _leg(node, d0, pu, qu) + node[c, SVC]
@@ -301,21 +375,27 @@ def _position_delta(node, ns, rs, c, p, q, r, metric, scale, has_dur, max_dur): 
     n = ns.shape[0]
     pu = p if p >= 0 else n
     qu = q if q >= 0 else n
-    d1 = _dist(node, metric, scale, pu, c)
-    d2 = _dist(node, metric, scale, c, qu)
-    d0 = _dist(node, metric, scale, pu, qu)
-    delta = d1 + d2 - d0
+    return _side_delta(node, rs, c, pu, qu, _dist(node, metric, scale, pu, c), _dist(node, metric, scale, c, qu),
+                       _dist(node, metric, scale, pu, qu), r, has_dur, max_dur)
+
+
+@njit(cache=True)
+def _side_delta(node, rs, c, u, v, d_uc, d_cv, d_uv, r, has_dur, max_dur):  # type: ignore[no-untyped-def]
+    """Added distance of ``c`` between nodes ``u`` and ``v`` of route ``r`` (depot = row n), +inf over the shift."""
+    delta = d_uc + d_cv - d_uv
     if has_dur:
-        dur = rs[r, DUR] + _leg(node, d1, pu, c) + _leg(node, d2, c, qu) - _leg(node, d0, pu, qu) + node[c, SVC]
+        dur = rs[r, DUR] + _leg(node, d_uc, u, c) + _leg(node, d_cv, c, v) - _leg(node, d_uv, u, v) + node[c, SVC]
         if dur > max_dur - DUR_TOL:
             return math.inf
     return delta
 
 
 @njit(cache=True)
-def _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur):  # type: ignore[no-untyped-def]
+def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur):  # type: ignore[no-untyped-def]
     """Cheapest feasible (route, pred, succ) for ``c``: granular first, then a new route, then every route.
 
+    Next to neighbour ``v`` the distance c-v comes from ``nd``, the route's
+    edges at v from ``ed`` and distances to the depot from the node rows.
     Returns route -1 when nothing fits (the fleet is full).
     """
     n = ns.shape[0]
@@ -338,23 +418,33 @@ def _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur):  # type: ig
         r = ns[v, ROUTE]
         if r < 0 or rs[r, LOAD_KG] + kg > cap_kg or rs[r, LOAD_N] + np_ > cap_n:
             continue
-        for side in range(2):
-            if _rand(rng) < blink:
-                continue
-            if side == 0:
-                p = ns[v, PRED]
-                q = v
+        d_cv = nd[c, j]
+        if _rand(rng) >= blink:  # before v
+            p = ns[v, PRED]
+            if p >= 0:
+                delta = _side_delta(node, rs, c, p, v, _dist(node, metric, scale, p, c), d_cv, ed[v], r,
+                                    has_dur, max_dur)
             else:
-                p = v
-                q = ns[v, SUCC]
-            delta = _position_delta(node, ns, rs, c, p, q, r, metric, scale, has_dur, max_dur)
+                delta = _side_delta(node, rs, c, n, v, node[c, DEPOT], d_cv, ed[v], r, has_dur, max_dur)
             if delta < best:
                 best = delta
                 br = r
                 bp = p
+                bq = v
+        if _rand(rng) >= blink:  # after v
+            q = ns[v, SUCC]
+            if q >= 0:
+                delta = _side_delta(node, rs, c, v, q, d_cv, _dist(node, metric, scale, c, q), ed[q], r,
+                                    has_dur, max_dur)
+            else:
+                delta = _side_delta(node, rs, c, v, n, d_cv, node[c, DEPOT], node[v, DEPOT], r, has_dur, max_dur)
+            if delta < best:
+                best = delta
+                br = r
+                bp = v
                 bq = q
     if sc[N_ROUTES] < prm[P_MAX_ROUTES]:
-        d = 2.0 * _dist(node, metric, scale, n, c)
+        d = 2.0 * node[c, DEPOT]
         fits = True
         if has_dur:
             fits = 2.0 * _leg(node, d * 0.5, n, c) + node[c, SVC] <= max_dur - DUR_TOL
@@ -389,7 +479,7 @@ def _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur):  # type: ig
 
 
 @njit(cache=True)
-def _ruin(node, nbr, ns, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
     """Remove strings from routes near a random seed stop; returns (removed count, ruined route count)."""
     n = ns.shape[0]
     metric = int(prm[P_METRIC])
@@ -442,7 +532,7 @@ def _ruin(node, nbr, ns, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp, jn
         for t in range(start, start + width):
             if t >= kept_at and t < kept_at + keep:
                 continue
-            _remove(tmp[t], node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
+            _remove(tmp[t], node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
             removed[n_rem] = tmp[t]
             n_rem += 1
         ruined[n_ruined] = r
@@ -481,10 +571,58 @@ def _order(node, removed, k, rng, key):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _copy_state(ns, ri, rs, ns2, ri2, rs2):  # type: ignore[no-untyped-def]
-    ns2[:, :] = ns
-    ri2[:, :] = ri
-    rs2[:, :] = rs
+def _sync(src_ns, src_ri, src_rs, dst_ns, dst_ri, dst_rs, dirty_n, dirty_r, mark_n, mark_r, dc):  # type: ignore[no-untyped-def]
+    """Copy the rows changed since the last sync (all of them when ``dc[2]`` is set); clear the marks."""
+    if dc[2] != 0:
+        dst_ns[:, :] = src_ns
+        dst_ri[:, :] = src_ri
+        dst_rs[:, :] = src_rs
+        mark_n[:] = 0
+        mark_r[:] = 0
+    else:
+        _copy_rows(src_ns, dst_ns, dirty_n, dc[0], mark_n)
+        _copy_rows(src_ri, dst_ri, dirty_r, dc[1], mark_r)
+        _copy_rows(src_rs, dst_rs, dirty_r, dc[1], mark_r)
+    dc[0] = 0
+    dc[1] = 0
+    dc[2] = 0
+
+
+@njit(cache=True)
+def _edges(node, ns, ed, metric, scale):  # type: ignore[no-untyped-def]
+    """``ed`` of every routed stop, from scratch."""
+    for x in range(ns.shape[0]):
+        if ns[x, ROUTE] >= 0:
+            _edge(node, ns, ed, x, metric, scale)
+
+
+@njit(cache=True)
+def _copy_rows(src, dst, rows, count, mark):  # type: ignore[no-untyped-def]
+    """``dst[x] = src[x]`` for the first ``count`` ``rows``; clears their marks."""
+    for k in range(count):
+        x = rows[k]
+        for j in range(src.shape[1]):
+            dst[x, j] = src[x, j]
+        mark[x] = 0
+
+
+@njit(cache=True)
+def _mark_rows(journal, count, dirty, mark, dc, slot):  # type: ignore[no-untyped-def]
+    """Add the rows ``journal[:count, 0]`` to ``dirty`` (its length in ``dc[slot]``) unless marked already."""
+    for k in range(count):
+        x = journal[k, 0]
+        if mark[x] == 0:
+            mark[x] = 1
+            dirty[dc[slot]] = x
+            dc[slot] += 1
+
+
+@njit(cache=True)
+def _mark(jn, jri, jc, dirty_n, dirty_r, mark_n, mark_r, dc):  # type: ignore[no-untyped-def]
+    """Record the rows of an accepted move (the journal's) as differing from the best solution."""
+    if dc[2] == 0:
+        _mark_rows(jn, jc[0], dirty_n, mark_n, dc, 0)
+        _mark_rows(jri, jc[1], dirty_r, mark_r, dc, 1)
 
 
 @njit(cache=True)
@@ -499,12 +637,13 @@ def _cycle(it, cycle0):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def run(node, nbr, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
+def run(node, nbr, nd, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
     """Run SISR iterations ``[it0, it1)`` on the state, keeping the best solution in ``best_*``.
 
-    ``node`` is float64[n + 1, 6] (columns A, B, KG, NP, SVC, SPD; row n the
+    ``node`` is float64[n + 1, N_NODE] (:func:`prepare_nodes`; row n the
     depot), ``nbr`` int32[n, K] the nearest stops of each stop (-1 padded),
-    ``prm`` the float64[N_PARAMS] parameters. Returns the number of accepted moves.
+    ``nd`` their distances (:func:`neighbour_distances`), ``prm`` the
+    float64[N_PARAMS] parameters. Returns the number of accepted moves.
     """
     n = ns.shape[0]
     n_routes_max = ri.shape[0]
@@ -525,13 +664,23 @@ def run(node, nbr, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1
     st_n = np.full(n, -1, np.int64)
     st_r = np.full(n_routes_max, -1, np.int64)
     jc = np.zeros(2, np.int64)
+    # rows where the current solution may differ from the best; all of them until the first sync
+    dirty_n = np.empty(n, np.int32)
+    dirty_r = np.empty(n_routes_max, np.int32)
+    mark_n = np.zeros(n, np.uint8)
+    mark_r = np.zeros(n_routes_max, np.uint8)
+    dc = np.zeros(3, np.int64)
+    dc[2] = 1
+    ed = np.zeros(n, np.float64)  # distance into each routed stop from its predecessor (or the depot)
     accepted = 0
     if n == 0:
         return 0
+    _edges(node, ns, ed, metric, scale)
     for it in range(it0, it1):
         start, length = _cycle(it, cycle0)
         if it == start and it > 0:
-            _copy_state(best_ns, best_ri, best_rs, ns, ri, rs)
+            _sync(best_ns, best_ri, best_rs, ns, ri, rs, dirty_n, dirty_r, mark_n, mark_r, dc)
+            _edges(node, ns, ed, metric, scale)
             sc[COST] = sc[BEST_COST]
             sc[N_ROUTES] = sc[BEST_ROUTES]
         temp = t0 * (tf / t0) ** ((it - start) / length)
@@ -539,32 +688,37 @@ def run(node, nbr, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1
         routes0 = sc[N_ROUTES]
         jc[0] = 0
         jc[1] = 0
-        n_rem, n_ruined = _ruin(node, nbr, ns, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp,
+        n_rem, n_ruined = _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp,
                                 jn, jri, jrf, st_n, st_r, jc, it)
         _order(node, removed, n_rem, rng, key)
         ok = True
         for i in range(n_rem):
             c = removed[i]
-            r, p, q = _best_position(c, node, nbr, ns, ri, rs, sc, prm, rng, has_dur)
+            r, p, q = _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur)
             if r < 0:
                 ok = False
                 break
-            _insert(c, r, p, q, node, ns, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
-        if ok and has_dur:  # exact durations of every touched route (removals may lengthen a leg's time)
+            _insert(c, r, p, q, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc,
+                    it)
+        if ok and has_dur:  # routes that only lost stops may have grown longer (speeds differ per stop)
             for k in range(jc[1]):
                 r = jri[k, 0]
-                if ri[r, CARD] > 0:
-                    rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
-                    if rs[r, DUR] > max_dur:
-                        ok = False
+                if ri[r, CARD] > 0 and rs[r, DUR] > max_dur - DUR_TOL:
+                    ok = False
         if ok and sc[COST] < cost0 - temp * math.log(1.0 - _rand(rng)):
             accepted += 1
+            _mark(jn, jri, jc, dirty_n, dirty_r, mark_n, mark_r, dc)
             if sc[COST] < sc[BEST_COST] - EPS:
-                _copy_state(ns, ri, rs, best_ns, best_ri, best_rs)
+                if has_dur:  # exact durations of the touched routes, so rounding never accumulates
+                    for k in range(jc[1]):
+                        r = jri[k, 0]
+                        if ri[r, CARD] > 0:
+                            rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
+                _sync(ns, ri, rs, best_ns, best_ri, best_rs, dirty_n, dirty_r, mark_n, mark_r, dc)
                 sc[BEST_COST] = sc[COST]
                 sc[BEST_ROUTES] = sc[N_ROUTES]
         else:
-            _undo(ns, ri, rs, jn, jri, jrf, jc)
+            _undo(node, ns, ed, ri, rs, jn, jri, jrf, jc, metric, scale)
             sc[COST] = cost0
             sc[N_ROUTES] = routes0
     return accepted
