@@ -99,6 +99,7 @@ def bench_size(n: int, hubs: int, repeats: int, backend: str, budget: float | No
         "parcels_per_s": n / statistics.median(walls), "peak_rss_gb": max(r["peak_rss_gb"] for r in runs),
         "timings_s": s["timings_s"], "totals": s["totals"], "improve": s["improve"],
         "backend": s["backend"], "device": s["device"], "plan_dir": str(RESULTS / "plans" / f"national-{n}"),
+        "device_memory": s["hub_groups"].get("device_memory"), "transfers": s["hub_groups"].get("transfers"),
         "data_dir": str(data),
     }
 
@@ -314,7 +315,7 @@ def quality(size: dict[str, Any], k: int, seconds: float, hex_seconds: float, ca
 def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
     """The Markdown tables."""
     lines = ["| parcels | hubs | median wall s | " + " | ".join(STAGES) + " | parcels/s | peak RSS GB | routes | km |",
-             "|" + "---:|" * (len(STAGES) + 8)]
+             "|" + "---:|" * (len(STAGES) + 7)]
     for s in sizes:
         t = s["timings_s"]
         wall = "-" if s["median_wall_s"] is None else f"{s['median_wall_s']:.1f}"
@@ -323,6 +324,13 @@ def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
         lines.append(f"| {s['parcels']:,} | {s['hubs']:,} | {wall} | "
                      + " | ".join(f"{t.get(k, 0):.1f}" for k in STAGES)
                      + f" | {rate} | {rss} | {s['totals']['routes']:,} | {s['totals']['distance_km']:,.0f} |")
+    device = [s for s in sizes if s.get("device_memory")]
+    if device:
+        lines += ["", "| parcels | peak device memory GB | host->device GB | device->host GB |", "|---:|---:|---:|---:|"]
+        for s in device:
+            moved = {way: sum(stage[way] for stage in s["transfers"].values()) / 1e9 for way in ("h2d_bytes", "d2h_bytes")}
+            lines.append(f"| {s['parcels']:,} | {s['device_memory']['peak_bytes'] / 1e9:.2f} | "
+                         f"{moved['h2d_bytes']:.2f} | {moved['d2h_bytes']:.2f} |")
     if hubs:
         lines += ["", ("| hub | stops | vehicles | hexroute km | routes | hexroute s | PyVRP km | routes | PyVRP s "
                        "| PyVRP CPU s | feasible (ours / PyVRP) | hexroute / PyVRP | national plan km "

@@ -52,7 +52,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from kernels._scalar import EARTH_RADIUS_KM, EUCLID_ROUND, GREAT_CIRCLE
+from kernels._scalar import EARTH_RADIUS_KM, EUCLID, EUCLID_ROUND, GREAT_CIRCLE
 from kernels.cpu import _core
 
 #: Largest supported k (the planner asks for a handful of candidate hubs per cell).
@@ -208,7 +208,7 @@ def _cell_radius(g: HubGrid, wrap: bool) -> np.ndarray:
 
 
 def _cell_candidates(g: HubGrid, wrap: bool, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's candidate hubs as a CSR ``(cand_ptr int64[cells + 1], cand_pos int32)``.
+    """Each cell's candidate hubs as a CSR ``(cand_ptr int64[cells + 1], cand_pos int32)``, nearest its centre first.
 
     If ``c`` is the cell's centre, ``r`` a bound on its distance to the
     cell's points and ``d_k`` the k-th nearest hub distance of ``c``, every
@@ -216,35 +216,43 @@ def _cell_candidates(g: HubGrid, wrap: bool, k: int) -> tuple[np.ndarray, np.nda
     hence within ``d_k + 2r`` of ``c`` (the embedded distance is Euclidean, so
     the triangle inequality holds). Hubs within that radius, widened by
     :data:`LIST_REL`, are the candidates; any other hub is farther from ``p``
-    than the tie band around its k-th, so the scan never needs it.
+    than the tie band around its k-th, so the scan never needs it. The centres'
+    k nearest come from the ring search on this grid; the balls are gathered
+    from the band of grid rows they can reach (hubs are stored row by row).
+    Nearest first matters: when the first k scanned are the answer, later
+    candidates fail the k-th test at once.
     """
-    from scipy.spatial import cKDTree
-
-    ia, ib = np.divmod(np.arange(g.na * g.nb), g.nb)
+    cells = g.na * g.nb
+    ia, ib = np.divmod(np.arange(cells), g.nb)
     ca = g.a0 + (ia + 0.5) * g.wa
-    cb = g.b0 + (ib + 0.5) * g.wb
-    if wrap:
-        p, lam = np.radians(ca), np.radians(cb + g.origin)
-        centres = np.column_stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)])
-    else:
-        centres = np.column_stack([ca, cb, np.zeros_like(ca)])
-    tree = cKDTree(np.column_stack([g.hub_x, g.hub_y, g.hub_z]))
-    # Dense nearest-first queries (no Python lists), widened until every cell's ball fits: the
-    # order matters, since when the first k scanned are the answer later ones fail the k-th test at once.
+    cb = g.b0 + (ib + 0.5) * g.wb + g.origin
+    centres = np.empty((4, cells))
+    _embed_all(wrap, ca, cb, centres)
     m = g.hub_idx.size
-    width = min(m, 3 * k + 4)
-    d, pos = (x.reshape(ia.size, -1) for x in tree.query(centres, k=width, workers=-1))
     if m < k:
-        radius = np.full(ia.size, np.inf)
+        radius = np.full(cells, np.inf)
     else:
-        radius = (d[:, k - 1] + 2.0 * _cell_radius(g, wrap)[ia]) * (1.0 + LIST_REL)
-    while width < m and (d[:, -1] <= radius).any():
-        width = min(m, 2 * width)
-        d, pos = (x.reshape(ia.size, -1) for x in tree.query(centres, k=width, workers=-1))
-    keep = d <= radius[:, None]
-    ptr = np.zeros(ia.size + 1, np.int64)
-    np.cumsum(keep.sum(axis=1), out=ptr[1:])
-    return ptr, pos[keep].astype(np.int32)
+        idx, _ = np.empty((cells, k), np.int32), np.empty((cells, k))
+        _nearest_hubs(ca, cb, k, GREAT_CIRCLE if wrap else EUCLID, 1.0, *g, idx, _)
+        where = np.empty(int(g.hub_idx.max()) + 1, np.int64)
+        where[g.hub_idx] = np.arange(m)
+        kth = where[idx[:, k - 1]]
+        d_k = np.sqrt((g.hub_x[kth] - centres[0]) ** 2 + (g.hub_y[kth] - centres[1]) ** 2
+                      + (g.hub_z[kth] - centres[2]) ** 2)
+        radius = (d_k + 2.0 * _cell_radius(g, wrap)[ia]) * (1.0 + LIST_REL)
+    # A hub within the radius is within this many degrees (great circle) or units of the centre along a.
+    reach = np.degrees(2.0 * np.arcsin(np.minimum(radius * 0.5, 1.0))) if wrap else radius
+    lo = np.clip(np.floor((ca - reach - g.a0) / g.wa) - 1, 0, g.na - 1).astype(np.int64)
+    hi = np.clip(np.floor((ca + reach - g.a0) / g.wa) + 1, 0, g.na - 1).astype(np.int64)
+    start, stop = g.cell_ptr[lo * g.nb], g.cell_ptr[(hi + 1) * g.nb]
+    args = (centres[0], centres[1], centres[2], radius * radius, start, stop, g.hub_x, g.hub_y, g.hub_z)
+    counts = np.zeros(cells + 1, np.int64)
+    _gather_balls(*args, counts, np.empty(0, np.int32), np.empty(0), False)
+    ptr = np.zeros(cells + 1, np.int64)
+    np.cumsum(counts[:-1], out=ptr[1:])
+    pos = np.empty(int(ptr[-1]), np.int32)
+    _gather_balls(*args, ptr, pos, np.empty(pos.size), True)
+    return ptr, pos
 
 
 def build_elements(jit: Callable, core: SimpleNamespace, entry_jit: Callable | None = None) -> SimpleNamespace:
@@ -505,6 +513,35 @@ def _embed_all(wrap, a, b, out):  # type: ignore[no-untyped-def]
     for j in range(a.shape[0]):
         out[0, j], out[1, j], out[2, j] = _embed(wrap, a[j], b[j])
         out[3, j] = math.cos(math.radians(a[j])) if wrap else 0.0
+
+
+@njit(parallel=True, cache=True)
+def _gather_balls(cx, cy, cz, r2, start, stop, hx, hy, hz, ptr, pos, key, fill):  # type: ignore[no-untyped-def]
+    """Hubs at positions ``start[c]:stop[c]`` within squared distance ``r2[c]`` of centre ``c``.
+
+    Without ``fill``, counts them into ``ptr[c]``; with it, writes them to
+    ``pos[ptr[c]:ptr[c+1]]`` sorted by (squared distance, position).
+    """
+    for c in prange(cx.shape[0]):
+        t = ptr[c]
+        for j in range(start[c], stop[c]):
+            dx = hx[j] - cx[c]
+            dy = hy[j] - cy[c]
+            dz = hz[j] - cz[c]
+            d2 = dx * dx + dy * dy + dz * dz
+            if not d2 <= r2[c]:
+                continue
+            if fill:
+                p = t
+                while p > ptr[c] and key[p - 1] > d2:
+                    key[p] = key[p - 1]
+                    pos[p] = pos[p - 1]
+                    p -= 1
+                key[p] = d2
+                pos[p] = j
+            t += 1
+        if not fill:
+            ptr[c] = t
 
 
 @njit(parallel=True, cache=True)
