@@ -232,8 +232,8 @@ def _cell_candidates(g: HubGrid, wrap: bool, k: int) -> tuple[np.ndarray, np.nda
     if m < k:
         radius = np.full(cells, np.inf)
     else:
-        idx, _ = np.empty((cells, k), np.int32), np.empty((cells, k))
-        _nearest_hubs(ca, cb, k, GREAT_CIRCLE if wrap else EUCLID, 1.0, *g, idx, _)
+        idx, dist = np.empty((cells, k), np.int32), np.empty((cells, k))
+        _nearest_hubs(ca, cb, k, GREAT_CIRCLE if wrap else EUCLID, 1.0, *g, idx, dist)
         where = np.empty(int(g.hub_idx.max()) + 1, np.int64)
         where[g.hub_idx] = np.arange(m)
         kth = where[idx[:, k - 1]]

@@ -283,20 +283,28 @@ def _undo(node, ns, ed, ri, rs, jn, jri, jrf, jc, metric, scale):  # type: ignor
 
 
 @njit(cache=True)
-def _remove(c, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
-    """Take stop ``c`` out of its route (journaled)."""
+def _journal_move(c, r, p, q, ns, ri, rs, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Journal what moving stop ``c`` between ``p`` and ``q`` (-1: depot) of route ``r`` changes.
+
+    Returns ``p`` and ``q`` as node rows, the depot's row (``n``) for -1.
+    """
     n = ns.shape[0]
-    r = ns[c, ROUTE]
-    p = ns[c, PRED]
-    q = ns[c, SUCC]
     _save_node(c, ns, jn, st_n, jc, it)
     if p >= 0:
         _save_node(p, ns, jn, st_n, jc, it)
     if q >= 0:
         _save_node(q, ns, jn, st_n, jc, it)
     _save_route(r, ri, rs, jri, jrf, st_r, jc, it)
-    pu = p if p >= 0 else n
-    qu = q if q >= 0 else n
+    return (p if p >= 0 else n), (q if q >= 0 else n)
+
+
+@njit(cache=True)
+def _remove(c, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Take stop ``c`` out of its route (journaled)."""
+    r = ns[c, ROUTE]
+    p = ns[c, PRED]
+    q = ns[c, SUCC]
+    pu, qu = _journal_move(c, r, p, q, ns, ri, rs, jn, jri, jrf, st_n, st_r, jc, it)
     d1 = ed[c]
     d2 = ed[q] if q >= 0 else node[c, DEPOT]
     d0 = _dist(node, metric, scale, pu, qu)
@@ -329,15 +337,7 @@ def _remove(c, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, s
 @njit(cache=True)
 def _insert(c, r, p, q, node, ns, ed, ri, rs, sc, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
     """Put stop ``c`` between ``p`` and ``q`` (-1: depot) of route ``r`` (journaled)."""
-    n = ns.shape[0]
-    _save_node(c, ns, jn, st_n, jc, it)
-    if p >= 0:
-        _save_node(p, ns, jn, st_n, jc, it)
-    if q >= 0:
-        _save_node(q, ns, jn, st_n, jc, it)
-    _save_route(r, ri, rs, jri, jrf, st_r, jc, it)
-    pu = p if p >= 0 else n
-    qu = q if q >= 0 else n
+    pu, qu = _journal_move(c, r, p, q, ns, ri, rs, jn, jri, jrf, st_n, st_r, jc, it)
     d1 = _dist(node, metric, scale, pu, c)
     d2 = _dist(node, metric, scale, c, qu)
     if q >= 0:

@@ -32,6 +32,26 @@ def nodes(rng, n, metric):
     return a, b, rng.uniform(1.0, 10.0, n), rng.integers(1, 4, n).astype(np.float64), svc, rng.choice([20.0, 40.0], n)
 
 
+def padded_routes(lens, width):
+    """Route r holds nodes r * width + 0..lens[r]-1 (padded with -1); its depot is node n_routes * width + r."""
+    n_routes = lens.size
+    routes = np.full((n_routes, width), -1, np.int32)
+    for r in range(n_routes):
+        routes[r, :lens[r]] = r * width + np.arange(lens[r])
+    return routes, np.arange(n_routes * width, n_routes * width + n_routes, dtype=np.int32)
+
+
+def assert_intra_matches_cpu(routes, args):
+    """Both backends improve copies of ``routes`` to the same routes and distances, and do change them."""
+    cpu_routes = routes.copy()
+    dist = cpu_intra.improve_intra(cpu_routes, *args)
+    gpu_routes = routes.copy()
+    d_dist = cuda_intra.improve_intra(gpu_routes, *args)
+    np.testing.assert_array_equal(gpu_routes, cpu_routes)
+    np.testing.assert_array_equal(_launch.to_host(d_dist), dist)
+    assert (cpu_routes != routes).any()
+
+
 @pytest.mark.parametrize("metric", [EUCLID, GREAT_CIRCLE])
 def test_split_matches_cpu(rng, small_blocks, metric):
     a, b, kg, pn, svc, spd = nodes(rng, 80, metric)
@@ -67,20 +87,11 @@ def test_split_matches_cpu(rng, small_blocks, metric):
 def test_intra_matches_cpu(rng, small_blocks, metric):
     n_routes, width = 10, 12
     a, b, _, _, svc, spd = nodes(rng, n_routes * width + n_routes, metric)
-    routes = np.full((n_routes, width), -1, np.int32)
     lens = np.array([12, 0, 5, 11, 1, 12, 8, 2, 10, 12], np.int32)
-    for r in range(n_routes):
-        routes[r, :lens[r]] = r * width + np.arange(lens[r])
-    depots = np.arange(n_routes * width, n_routes * width + n_routes, dtype=np.int32)
+    routes, depots = padded_routes(lens, width)
     max_dur = np.where(np.arange(n_routes) % 2 == 0, INF, 2500.0)
     args = (lens, depots, a, b, svc, spd, max_dur, metric, 1.3, 6)
-    cpu_routes = routes.copy()
-    dist = cpu_intra.improve_intra(cpu_routes, *args)
-    gpu_routes = routes.copy()
-    d_dist = cuda_intra.improve_intra(gpu_routes, *args)
-    np.testing.assert_array_equal(gpu_routes, cpu_routes)
-    np.testing.assert_array_equal(_launch.to_host(d_dist), dist)
-    assert (cpu_routes != routes).any()
+    assert_intra_matches_cpu(routes, args)
 
 
 def test_intra_needs_power_of_two_block(monkeypatch):
@@ -95,17 +106,8 @@ def test_granular_intra_matches_cpu(rng, small_blocks):
     # confirming full passes, on blocks of 4 threads.
     n_routes, width = 3, cpu_intra.FULL_UPTO + 4
     a, b, _, _, svc, spd = nodes(rng, n_routes * width + n_routes, EUCLID)
-    routes = np.full((n_routes, width), -1, np.int32)
     lens = np.array([width, 3, width - 2], np.int32)
-    for r in range(n_routes):
-        routes[r, :lens[r]] = r * width + np.arange(lens[r])
-    depots = np.arange(n_routes * width, n_routes * width + n_routes, dtype=np.int32)
+    routes, depots = padded_routes(lens, width)
     max_dur = np.array([INF, INF, 6000.0])
     args = (lens, depots, a, b, svc, spd, max_dur, EUCLID, 1.0, 8, 4)
-    cpu_routes = routes.copy()
-    dist = cpu_intra.improve_intra(cpu_routes, *args)
-    gpu_routes = routes.copy()
-    d_dist = cuda_intra.improve_intra(gpu_routes, *args)
-    np.testing.assert_array_equal(gpu_routes, cpu_routes)
-    np.testing.assert_array_equal(_launch.to_host(d_dist), dist)
-    assert (cpu_routes != routes).any()
+    assert_intra_matches_cpu(routes, args)
