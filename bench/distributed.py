@@ -27,8 +27,8 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench._env import environment  # noqa: E402
-from planner import distributed as dist  # noqa: E402
-from planner.pipeline import plan_files  # noqa: E402
+from planner.run import runners as dist  # noqa: E402
+from planner.run.pipeline import plan_files  # noqa: E402
 from planner.settings import ClusterSettings, Settings  # noqa: E402
 from planner.synth import write_load  # noqa: E402
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE
+from planner.settings import Settings
 
 Runner = Callable[[], Any]
 
@@ -87,7 +88,7 @@ def _intra_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
     start = _device(backend, routes)[0]
 
     def run() -> Any:
-        return kernel(_fresh_copy(start), *args, GREAT_CIRCLE, CIRCUITY, 1000)
+        return kernel(_fresh_copy(start), *args, GREAT_CIRCLE, CIRCUITY, 1000, Settings().improve.intra_neighbours)
 
     return run
 

@@ -124,11 +124,12 @@ class StopLookup:
     """The planner's stops of a load (index stage, same settings), and each parcel's stop."""
 
     def __init__(self, data: Path, settings: Settings):
-        from planner.index import build_stops
-        from planner.io import load_inputs
+        from planner.contract import load_inputs
+        from planner.contract.arrays import parcels_model
+        from planner.stages.index import build_stops
 
         inputs = load_inputs(data / "parcels.arrow", data / "hubs.arrow")
-        self.stops = build_stops(inputs.parcels, settings)
+        self.stops = build_stops(parcels_model(inputs.parcels), settings)
         self.stop = dict(zip(inputs.parcels.column("parcel_id").to_pylist(), self.stops.parcel_stop.tolist()))
 
 
@@ -226,7 +227,7 @@ def hub_load(plan_dir: Path, data: Path, hub_id: str) -> Path:
 
 def hexroute_hub(load: Path, lookup: StopLookup, settings: Settings) -> dict[str, Any]:
     """Plan one hub's load with hexroute in this process; its km, routes, seconds and stop sequences."""
-    from planner.pipeline import plan
+    from planner.run.pipeline import plan
 
     parcels = feather.read_table(load / "parcels.arrow")
     hubs = feather.read_table(load / "hubs.arrow")
@@ -271,7 +272,7 @@ def quality(size: dict[str, Any], k: int, seconds: float, hex_seconds: float, ca
     national = StopLookup(data, settings)
     rows = []
     if chosen:  # load the compiled kernels from Numba's cache before the timed runs
-        from planner.pipeline import plan
+        from planner.run.pipeline import plan
 
         load = hub_load(plan_dir, data, chosen[0])
         plan(feather.read_table(load / "parcels.arrow").slice(0, 300), feather.read_table(load / "hubs.arrow"),

@@ -63,6 +63,24 @@ def build(jit: Callable) -> SimpleNamespace:
         return scale * d
 
     @jit
+    def embed(wrap: bool, a: float, b: float) -> tuple[float, float, float]:
+        """A 3-D point whose Euclidean distances rank like the metric: for great circle (``wrap``) the unit
+        vector of (lat, lon) in degrees, whose chord grows with the great-circle distance; else ``(a, b, 0)``."""
+        if not wrap:
+            return a, b, 0.0
+        p = math.radians(a)
+        lam = math.radians(b)
+        cp = math.cos(p)
+        return cp * math.cos(lam), cp * math.sin(lam), math.sin(p)
+
+    @jit
+    def chord_km(scale: float, dx: float, dy: float, dz: float) -> float:
+        """Great-circle km times ``scale`` between two unit vectors from their difference: 2 R asin(chord / 2),
+        one arcsine and no other trigonometry (equal to the haversine up to rounding)."""
+        h = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz)
+        return scale * 2.0 * EARTH_RADIUS_KM * math.asin(min(h, 1.0))
+
+    @jit
     def leg_seconds(dist_km: float, speed_from_kmh: float, speed_to_kmh: float) -> float:
         return dist_km * 1800.0 * (1.0 / speed_from_kmh + 1.0 / speed_to_kmh)
 
@@ -87,6 +105,8 @@ def build(jit: Callable) -> SimpleNamespace:
         haversine_cos_km=haversine_cos_km,
         haversine_km=haversine_km,
         point_distance=point_distance,
+        embed=embed,
+        chord_km=chord_km,
         leg_seconds=leg_seconds,
         hilbert_d=hilbert_d,
     )

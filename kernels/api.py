@@ -22,9 +22,9 @@ import numpy as np
 from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
-__all__ = ["copy", "hilbert_keys", "improve_inter", "improve_intra", "memory_info", "memory_pool", "nearest_hubs",
-           "node_distances", "pair_distances", "route_lengths", "route_counts", "rows_differ", "split_tours",
-           "to_device", "to_host", "transfers"]
+__all__ = ["copy", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info", "memory_pool", "nearest_hubs",
+           "node_distances", "pair_distances", "route_lengths", "route_counts", "rows_differ", "sisr_params", "sisr_search", "split_tours",
+           "to_device", "to_host", "transfers", "unit_vectors"]
 
 
 @lru_cache(maxsize=None)
@@ -49,6 +49,11 @@ def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int = GREAT_CIRCLE
     if backend == "cpu":  # the same numbers as pair_distances on the gathered coordinates
         return pair_distances(a[frm], b[frm], a[to], b[to], metric, scale)
     return _module("distance", backend).node_distances(frm, to, a, b, metric, scale)
+
+
+def unit_vectors(lat: Any, lon: Any, *, backend: str = "cpu") -> Any:
+    """Unit vectors (float64[n, 3]) of points in degrees, whose chords rank great-circle distances."""
+    return _module("distance", backend).unit_vectors(lat, lon)
 
 
 def route_lengths(route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any,
@@ -87,25 +92,17 @@ def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any
 
 
 def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,
-                  max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_passes: int = 1000,
-                  *, rows: Any = None, backend: str = "cpu") -> Any:
+                  max_duration_s: Any, metric: int, scale: float, max_passes: int, granular_k: int, *,
+                  rows: Any = None, backend: str = "cpu") -> Any:
     """2-opt and Or-opt inside every padded route (or only ``rows``), in place; returns their distances (float64).
 
-    The per-route arrays are indexed by route: ``rows`` picks which routes
-    to improve without the caller gathering them (the CUDA kernel reads them in
-    place; the CPU gathers and scatters the rows around its kernel).
+    ``granular_k`` is the nearest-node list length of the granular
+    neighbourhood (<= 0: full neighbourhood only). The per-route arrays are
+    indexed by route: ``rows`` picks which routes to improve without the
+    caller gathering them.
     """
-    if rows is None:
-        return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
-                                                       max_duration_s, metric, scale, max_passes)
-    if backend == "cpu":
-        sub = np.ascontiguousarray(routes[rows])
-        out = _module("intra", "cpu").improve_intra(sub, route_len[rows], route_depot[rows], a, b, service_s,
-                                                    speed_kmh, max_duration_s[rows], metric, scale, max_passes)
-        routes[rows] = sub
-        return out
     return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
-                                                   max_duration_s, metric, scale, max_passes, rows=rows)
+                                                   max_duration_s, metric, scale, max_passes, granular_k, rows=rows)
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any, a: Any, b: Any,
@@ -116,6 +113,44 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     return _module("inter", backend).improve_inter(routes, route_len, route_depot, route_group, neighbours, a, b,
                                                    demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                                    max_duration_s, metric, scale, max_rounds)
+
+
+def sisr_search(node: Any, neighbours: Any, flat: Any, ptr: Any, limits: tuple[float, float, float, float],
+                metric: int, scale: float, params: Any, seed: int, iterations: int | None, seconds: float,
+                clock_stops: bool, *, backend: str = "cpu") -> tuple[Any, Any, float, int]:
+    """SISR ruin-and-recreate on one depot's routes (see :func:`kernels.cpu.sisr.search`).
+
+    A sequential search on the host's cores on every backend: ``backend``
+    is accepted so callers stay backend-neutral, and ignored.
+    """
+    return _module("sisr", "cpu").search(node, neighbours, flat, ptr, limits, metric, scale, params, seed,
+                                         iterations, seconds, clock_stops)
+
+
+def sisr_params(**values: Any) -> Any:
+    """The parameter tuple :func:`sisr_search` takes, from keyword values (see :class:`kernels.cpu.sisr.Params`)."""
+    return _module("sisr", "cpu").Params(**values)
+
+
+#: Device bytes one routable stop of a hub group may need at once on CUDA, neighbour lists aside: six
+#: float64 node arrays (48); the padded routes, three copies in the local search at 4 bytes a slot and up
+#: to 8 slots a stop (96); the inter-route scratch (124); Split's workspace and, for fleet-limited tours,
+#: its layers (~265); leg, hub-distance and tour index arrays (~36).
+DEVICE_BYTES_PER_STOP = 48 + 96 + 124 + 265 + 36
+#: Device bytes per stop and granular neighbour (int32 lists).
+DEVICE_BYTES_PER_NEIGHBOUR = 4
+
+
+def fit_group_stops(group_stops: int, free_bytes: int | None, neighbours: int, reserved_bytes: int,
+                    share: float) -> int:
+    """The hub-group size to plan with: ``group_stops``, lowered until a group fits ``share`` of
+    ``free_bytes`` of device memory less ``reserved_bytes``. ``free_bytes`` None (the CPU, the
+    simulator) keeps the setting. Never below 1."""
+    if free_bytes is None:
+        return group_stops
+    per_stop = DEVICE_BYTES_PER_STOP + DEVICE_BYTES_PER_NEIGHBOUR * int(neighbours)
+    fits = int((free_bytes * share - reserved_bytes) // per_stop)
+    return max(1, min(group_stops, fits))
 
 
 def to_device(x: Any, dtype: Any, *, backend: str = "cpu") -> Any:

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0, help="random seed")
     v.add_argument("--out", default=None, help="write the solution here in VRPLIB .sol format (default: none)")
     v.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda"],
-                   help="where the initial Split runs; the search itself runs on the CPU")
+                   help="where the route and local-search kernels run; SISR runs on the CPU")
     _add_common(v)
     return parser
 
@@ -129,18 +129,13 @@ def _settings(args: argparse.Namespace):
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from kernels.backend import BackendUnavailable
-    from planner.distributed import open_runner
-    from planner.pipeline import plan_files
+    from planner.run.pipeline import plan_files
+    from planner.run.runners import open_runner
 
     settings = _settings(args)
-    try:
-        with open_runner(args.scheduler, args.workers) as runner:  # connects before reading any input
-            result = plan_files(args.parcels, args.hubs, args.out, settings,
-                                progress=not args.quiet and sys.stderr.isatty(), runner=runner)
-    except BackendUnavailable as exc:
-        print(f"hexroute: error: {exc}", file=sys.stderr)
-        return 2
+    with open_runner(args.scheduler, args.workers) as runner:  # connects before reading any input
+        result = plan_files(args.parcels, args.hubs, args.out, settings,
+                            progress=not args.quiet and sys.stderr.isatty(), runner=runner)
     if not args.quiet:
         print(format_summary(result.summary, args.out))
     if not args.no_report:
@@ -166,16 +161,10 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def _run_cvrp(args: argparse.Namespace) -> int:
     """``hexroute cvrp INSTANCE``: solve, print the cost, optionally write the .sol file."""
-    from kernels.backend import BackendUnavailable, resolve
     from planner import cvrp
 
     instance = cvrp.read_instance(args.instance)
-    try:
-        backend = resolve(args.backend).name
-    except BackendUnavailable as exc:
-        print(f"hexroute: error: {exc}", file=sys.stderr)
-        return 2
-    solution = cvrp.solve(instance, args.seconds, seed=args.seed, backend=backend)
+    solution = cvrp.solve(instance, args.seconds, seed=args.seed, backend=args.backend)
     cvrp.check_solution(instance, solution.routes)
     if args.out:
         cvrp.write_solution(args.out, solution)

@@ -16,3 +16,9 @@ class InputError(HexrouteError):
 
 class SettingsError(InputError):
     """A settings file or value that cannot be used (exit status 2)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none): error texts stay one line."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,19 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from planner.schemas import TIERS
+from planner.contract.schemas import TIERS
+from tests import naive
 
 EARTH_KM = 6371.0088
 CAPACITY_REASONS_KEYWORDS = ("capacity", "full")
 
 
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle km, written out in NumPy as the reference."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
 def _tier_codes(parcels: pa.Table) -> np.ndarray:
@@ -104,7 +98,7 @@ def check_plan(parcels: pa.Table, hubs: pa.Table, assignments: pa.Table, routes:
         first = [on[seq[on] == s_][np.argmin(rows[on[seq[on] == s_]])] for s_ in seqs]
         pts_lat = np.concatenate([[hub_lat[hub]], lat[first], [hub_lat[hub]]])
         pts_lon = np.concatenate([[hub_lon[hub]], lon[first], [hub_lon[hub]]])
-        dist = circuity * haversine_km(pts_lat[:-1], pts_lon[:-1], pts_lat[1:], pts_lon[1:]).sum()
+        dist = circuity * naive.haversine_km(pts_lat[:-1], pts_lon[:-1], pts_lat[1:], pts_lon[1:]).sum()
         assert abs(dist - r["distance_km"][k]) <= 1e-3 * max(dist, 1e-6) + 1e-9, \
             f"route {rid}: distance_km {r['distance_km'][k]} vs recomputed {dist}"
     assert (routes_per_hub <= vehicles).all(), "a hub runs more routes than it has vehicles"

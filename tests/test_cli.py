@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.feather as feather
 import pytest
 
-import planner.pipeline
+import planner.run.pipeline
 from planner.cli import build_parser, main
-from test_pipeline import make_load
+from tests.loads import make_load
 
 HUBS = [(40.75, -73.99, 10, 500.0)]
 
@@ -129,7 +129,7 @@ def test_internal_error_exits_1_with_one_line(inputs, tmp_path, capsys, monkeypa
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(planner.pipeline, "assign_stops", boom)
+    monkeypatch.setattr(planner.run.pipeline, "assign_stops", boom)
     assert main(plan_args(inputs, tmp_path / "o", "--log-level", "WARNING")) == 1
     assert one_error_line(capsys) == "hexroute: internal error: RuntimeError: boom"
     assert not (tmp_path / "o").exists()

@@ -44,12 +44,15 @@ far is kept, so more iterations never give a worse result.
 from __future__ import annotations
 
 import math
+import time
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from kernels._scalar import EARTH_RADIUS_KM, GREAT_CIRCLE
-from kernels.cpu._core import leg_seconds, point_distance
+from kernels._scalar import GREAT_CIRCLE
+from kernels.core.host import chord_km, leg_seconds, point_distance
+from kernels.cpu.distance import unit_vectors
 
 # node columns of ``node`` (float64[n + 1, N_NODE]; row n is the depot); X, Y, Z (the unit vector of
 # great-circle points) and DEPOT (distance to the depot) are derived by :func:`prepare_nodes`
@@ -94,11 +97,7 @@ def _randint(rng, k):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def _dist(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
     if metric == GREAT_CIRCLE:  # the haversine distance, from the chord between unit vectors
-        dx = node[u, X] - node[v, X]
-        dy = node[u, Y] - node[v, Y]
-        dz = node[u, Z] - node[v, Z]
-        h = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz)
-        return scale * 2.0 * EARTH_RADIUS_KM * math.asin(min(h, 1.0))
+        return chord_km(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
     return point_distance(metric, scale, node[u, A], node[u, B], node[v, A], node[v, B])
 
 
@@ -108,10 +107,7 @@ def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
     out = np.zeros((n + 1, N_NODE))
     out[:, :N_INPUT] = node[:, :N_INPUT]
     if metric == GREAT_CIRCLE:
-        la, lo = np.radians(node[:, A]), np.radians(node[:, B])
-        out[:, X] = np.cos(la) * np.cos(lo)
-        out[:, Y] = np.cos(la) * np.sin(lo)
-        out[:, Z] = np.sin(la)
+        out[:, X:Z + 1] = unit_vectors(node[:, A], node[:, B])
     _depot_distances(out, metric, scale)
     return out
 
@@ -722,3 +718,83 @@ def run(node, nbr, nd, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0,
             sc[COST] = cost0
             sc[N_ROUTES] = routes0
     return accepted
+
+
+class Params(NamedTuple):
+    """SISR's parameters; temperatures are per mean route edge of the start solution."""
+
+    avg_removed: float
+    max_string: float
+    split_rate: float
+    split_depth: float
+    blink: float
+    t0: float
+    tf: float
+    cycle_per_stop: float
+    max_iterations_per_stop: int
+    chunk: int
+
+
+def _parameters(limits: tuple[float, float, float, float], metric: int, scale: float, params: Params, n: int,
+                cost: float, edges: int) -> np.ndarray:
+    """The kernel's parameter vector; temperatures scale with the start solution's mean edge length."""
+    unit = cost / max(edges, 1) if cost > 0 else 1.0
+    prm = np.zeros(N_PARAMS)
+    prm[P_METRIC] = metric
+    prm[P_SCALE] = scale
+    prm[P_CAP_KG], prm[P_CAP_N], prm[P_MAX_DUR], prm[P_MAX_ROUTES] = limits
+    prm[P_T0] = params.t0 * unit
+    prm[P_TF] = params.tf * unit
+    prm[P_CBAR] = params.avg_removed
+    prm[P_LMAX] = params.max_string
+    prm[P_SPLIT_RATE] = params.split_rate
+    prm[P_SPLIT_DEPTH] = params.split_depth
+    prm[P_BLINK] = params.blink
+    prm[P_CYCLE0] = max(1.0, params.cycle_per_stop * n)
+    return prm
+
+
+def search(node: np.ndarray, neighbours: np.ndarray, flat: np.ndarray, ptr: np.ndarray,
+           limits: tuple[float, float, float, float], metric: int, scale: float, params: Params, seed: int,
+           iterations: int | None, seconds: float, clock_stops: bool) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """SISR on one depot's routes ``flat[ptr[r]:ptr[r + 1]]`` (local stop indices).
+
+    ``node`` holds N_INPUT columns per stop and the depot last; ``limits`` is
+    (kg, parcels, duration, routes). Runs ``iterations`` (at most
+    ``params.max_iterations_per_stop`` per stop; None: that many) in chunks
+    of ``params.chunk``; when ``clock_stops``, stops after the chunk that
+    passes ``seconds``. The trajectory depends only on ``seed`` and the
+    iteration index. Returns the best routes (flat, ptr), their distance and
+    the iterations run.
+    """
+    t_end = time.perf_counter() + max(seconds, 0.0)
+    n = node.shape[0] - 1
+    n_slots = max(n, ptr.size - 1) + 1
+    ns = np.empty((n, 3), np.int32)
+    ri = np.empty((n_slots, 3), np.int32)
+    rs = np.empty((n_slots, 3), np.float64)
+    sc = np.zeros(4)
+    slot_ptr = np.zeros(n_slots + 1, np.int64)
+    slot_ptr[: ptr.size] = ptr
+    slot_ptr[ptr.size:] = ptr[-1]
+    prm = np.zeros(N_PARAMS)
+    prm[P_METRIC] = metric
+    prm[P_SCALE] = scale
+    rows = prepare_nodes(node, metric, scale)
+    nbr = np.ascontiguousarray(neighbours, np.int32)
+    load_routes(rows, np.ascontiguousarray(flat, np.int32), slot_ptr, ns, ri, rs, sc, prm)
+    prm = _parameters(limits, metric, scale, params, n, sc[COST], n + int(sc[N_ROUTES]))
+    best = (ns.copy(), ri.copy(), rs.copy())
+    rng = seed_rng(abs(int(seed)))
+    cap = params.max_iterations_per_stop * max(n, 1)
+    limit = cap if iterations is None else min(cap, int(iterations))
+    nd = neighbour_distances(rows, nbr, metric, scale) if n > 1 and limit > 0 else None
+    done = 0
+    while n > 1 and done < limit:
+        step = min(params.chunk, limit - done)
+        run(rows, nbr, nd, ns, ri, rs, sc, *best, prm, rng, done, done + step)
+        done += step
+        if clock_stops and time.perf_counter() >= t_end:
+            break
+    out_flat, out_ptr = export_routes(best[0], best[1])
+    return out_flat, out_ptr, float(sc[BEST_COST]), done

@@ -1,7 +1,7 @@
 """Distances from coordinates on a CUDA device: elementwise pairs, pairs of nodes and whole route lengths.
 
 One thread per pair or per route in grid-stride loops; the per-route body is
-the CPU's (:func:`kernels.cpu.distance.build_elements`) compiled as a device function.
+the CPU's (:func:`kernels.core.distance.build_elements`) compiled as a device function.
 :func:`node_distances` reads coordinates already on the device by node id, so a
 caller uploads two int32 indices per pair instead of four float64 coordinates.
 """
@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.distance import build_elements, check_pairs, check_routes
+from kernels.core.distance import build_elements, check_pairs, check_points, check_routes
 from kernels.cuda import _core, _launch
 
 _route_length = build_elements(cuda.jit(device=True, inline=True), _core).route_length
 _point_distance = _core.point_distance
+_embed = _core.embed
 
 
 @cuda.jit
@@ -29,6 +30,12 @@ def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-unty
 def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
+
+
+@cuda.jit
+def _unit_vectors(lat, lon, out):  # type: ignore[no-untyped-def]
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i, 0], out[i, 1], out[i, 2] = _embed(True, lat[i], lon[i])
 
 
 @cuda.jit
@@ -81,4 +88,14 @@ def route_lengths(
             _launch.to_device(a, np.float64), _launch.to_device(b, np.float64),
             int(metric), float(scale), out,
         )
+    return out
+
+
+def unit_vectors(lat: Any, lon: Any) -> Any:
+    """Unit vectors (device float64[n, 3]) of points in degrees; see :func:`kernels.cpu.distance.unit_vectors`."""
+    n = check_points(lat, lon)
+    out = _launch.device_empty((n, 3), np.float64)
+    if n:
+        _unit_vectors[_launch.launch_config(n)](_launch.to_device(lat, np.float64), _launch.to_device(lon, np.float64),
+                                                out)
     return out

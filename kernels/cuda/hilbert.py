@@ -1,6 +1,6 @@
 """Hilbert space-filling-curve keys on a CUDA device, one thread per point in a grid-stride loop.
 
-The per-point body is the CPU's (:func:`kernels.cpu.hilbert.build_elements`)
+The per-point body is the CPU's (:func:`kernels.core.hilbert.build_elements`)
 compiled as a device function, so keys are identical on both backends.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.hilbert import build_elements, cell_factor, check_points
+from kernels.core.hilbert import build_elements, cell_factor, check_points
 from kernels.cuda import _core, _launch
 
 _hilbert_key = build_elements(cuda.jit(device=True, inline=True), _core).hilbert_key

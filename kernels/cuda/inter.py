@@ -1,13 +1,13 @@
 """Inter-route local search on CUDA: relocate, swap and 2-opt* over granular neighbours.
 
 The same rounds as :mod:`kernels.cpu.inter` with the same per-route, per-stop
-and per-move bodies (built by :func:`kernels.cpu.inter.build_moves` as device
+and per-move bodies (built by :func:`kernels.core.inter.build_moves` as device
 functions): one thread per route for the totals and maps, one thread per stop
 for its best move, one thread per accepted move to rewrite its two routes.
 As on the CPU, maps and best moves are cached across rounds and only the
 stops around the routes the last round rewrote are evaluated again.
 The selection of non-conflicting moves is a sequential greedy pass and runs on
-the host with the CPU code (:func:`kernels.cpu.inter.select_moves`), so both
+the host with the CPU code (:func:`kernels.core.inter.select_moves`), so both
 backends pick identical moves; only the stops with an improving move (gathered
 on the device) travel to the host for it, and scratch is filled on the device.
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.inter import M_R1, M_R2, MIN_GAIN, build_moves, check_inputs, n_groups, select_moves
+from kernels.core.inter import M_R1, M_R2, MIN_GAIN, build_moves, check_inputs, n_groups, select_moves
 from kernels.cuda import _core, _launch, arrays
 
 #: Threads per block; tests shrink it so tiny simulator inputs span several blocks.

@@ -1,8 +1,8 @@
 """Intra-route 2-opt and Or-opt on the GPU: one thread block per route.
 
-Same search as :mod:`kernels.cpu.intra` (see its docstring: granular passes
+Same search as :mod:`kernels.cpu.intra` (see :mod:`kernels.core.intra`: granular passes
 with don't-look bits, one full pass, full passes only on short routes), with
-the same move bodies from :func:`kernels.cpu.intra.build_intra_core`: for
+the same move bodies from :func:`kernels.core.intra.build_intra_core`: for
 each anchor the block's threads score the anchor's candidate slots in a
 strided loop, reduce to the best (gain, candidate index) pair in shared
 memory - lowest index on ties, as on the CPU - and thread 0 applies it. Each
@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 from numba import cuda, float64, int64
 
-from kernels.cpu.intra import FULL_UPTO, GRANULAR_K, build_intra_core, check_routes
+from kernels.core.intra import FULL_UPTO, build_intra_core, check_routes
 from kernels.cuda import _core, _launch
 
 #: Upper bound on the per-launch workspace (distance tables dominate).
@@ -179,7 +179,7 @@ def improve_intra(
     metric: int,
     scale: float,
     max_passes: int,
-    granular_k: int = GRANULAR_K,
+    granular_k: int,
     rows: Any = None,
 ) -> Any:
     """GPU :func:`kernels.cpu.intra.improve_intra`: improves ``routes`` in place, returns distances on the device.

@@ -1,8 +1,8 @@
 """The k nearest hubs of every query point on a CUDA device, exact, pruned by a grid over the hubs.
 
 The hub grid is small (thousands of hubs) and built on the host by
-:func:`kernels.cpu.nearest.build_hub_grid`; each thread then runs the CPU's
-per-query ring search (:func:`kernels.cpu.nearest.build_elements`) compiled as
+:func:`kernels.core.nearest.build_hub_grid`; each thread then runs the CPU's
+per-query ring search (:func:`kernels.core.nearest.build_elements`) compiled as
 a device function, so both backends return the same hubs and distances.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.nearest import LIST_HUBS_PER_CELL, build_elements, build_hub_grid, check_query
+from kernels.core.nearest import LIST_HUBS_PER_CELL, build_elements, build_hub_grid, check_query
 from kernels.cuda import _core, _launch
 
 _knn_query = build_elements(cuda.jit(device=True), _core).knn_query

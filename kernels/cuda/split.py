@@ -1,6 +1,6 @@
 """Split on the GPU: one thread per giant tour (grid-stride), the CPU's DP bodies.
 
-The per-tour bodies come from :func:`kernels.cpu.split.build_split_core`, so
+The per-tour bodies come from :func:`kernels.core.split.build_split_core`, so
 costs and cuts equal the CPU's. Scratch is one flat workspace where tour
 ``t`` owns ``(len + 1)`` rows of ``FLOAT_SLOTS`` / ``INT_SLOTS`` entries at
 offset ``tour_ptr[t] + t``. Tours whose unlimited optimum needs more routes
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.cpu.split import FLOAT_SLOTS, INT_SLOTS, build_split_core, check_tours
+from kernels.core.split import FLOAT_SLOTS, INT_SLOTS, build_split_core, check_tours
 from kernels.cuda import _core, _launch
 
 _split = build_split_core(cuda.jit(device=True, inline=True), _core)

@@ -5,9 +5,6 @@ several blocks; instances come from the CPU test module's generator.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,19 +12,10 @@ from numba import cuda
 
 from kernels.cpu import inter as cpu_inter
 from kernels.cuda import inter as cuda_inter
+from tests.kernels import test_inter as cpu_tests
 
 
-def _cpu_tests():  # type: ignore[no-untyped-def]
-    """The CPU test module, for its instance generator and hand-built cases."""
-    path = Path(__file__).resolve().parent.parent / "test_kernels_inter.py"
-    spec = importlib.util.spec_from_file_location("_inter_cpu_tests", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look their module up
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
-
-cpu_tests = _cpu_tests()
 
 
 @pytest.fixture(autouse=True)

@@ -6,37 +6,44 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from kernels import api
+from kernels import GREAT_CIRCLE, api
+from kernels.api import DEVICE_BYTES_PER_NEIGHBOUR, DEVICE_BYTES_PER_STOP, fit_group_stops
 from kernels.cuda import _launch
-from planner.groups import DEVICE_BYTES_PER_STOP, DEVICE_RESERVED_BYTES, device_group_stops, fit_group_stops
-from planner.settings import Settings
+from planner.device import Compute
+from planner.settings import DeviceSettings
 
 GIB = 2**30
+RESERVED = DeviceSettings().reserved_mib * 2**20
+SHARE = DeviceSettings().memory_share
+
+
+def per_stop(neighbours: int) -> int:
+    return DEVICE_BYTES_PER_STOP + DEVICE_BYTES_PER_NEIGHBOUR * neighbours
 
 
 def test_group_size_without_device_figures_is_the_setting():
-    assert fit_group_stops(25_000, None) == 25_000
-    assert fit_group_stops(7, None, bytes_per_stop=10**9) == 7
+    assert fit_group_stops(25_000, None, 12, RESERVED, SHARE) == 25_000
+    assert fit_group_stops(7, None, 10**9, RESERVED, SHARE) == 7
 
 
 def test_group_size_is_capped_by_free_device_memory():
-    # 4 GiB free, half of it usable, less the reserve, at 1000 bytes a stop
-    want = (2 * GIB - DEVICE_RESERVED_BYTES) // 1000
-    assert fit_group_stops(10**8, 4 * GIB, bytes_per_stop=1000) == want
-    assert fit_group_stops(1000, 4 * GIB, bytes_per_stop=1000) == 1000  # a group that fits keeps its size
-    assert fit_group_stops(10**8, 80 * GIB, safety=0.25, reserved_bytes=0, bytes_per_stop=GIB) == 20
-    assert fit_group_stops(25_000, DEVICE_RESERVED_BYTES, bytes_per_stop=1000) == 1  # never below one stop
+    # 4 GiB free, half of it usable, less the reserve, at the kernels' bytes per stop
+    want = (2 * GIB - RESERVED) // per_stop(12)
+    assert fit_group_stops(10**8, 4 * GIB, 12, RESERVED, SHARE) == want
+    assert fit_group_stops(1000, 4 * GIB, 12, RESERVED, SHARE) == 1000  # a group that fits keeps its size
+    assert fit_group_stops(10**8, 80 * GIB, 0, 0, 0.25) == 20 * GIB // per_stop(0)
+    assert fit_group_stops(25_000, RESERVED, 12, RESERVED, SHARE) == 1  # never below one stop
 
 
 def test_cuda_backend_reads_free_memory(monkeypatch):
-    settings = Settings(backend="cuda")
+    compute = Compute.open("cuda", GREAT_CIRCLE, 1.3)
+    settings = DeviceSettings()
     monkeypatch.setattr(api, "memory_info", lambda *, backend: (3 * GIB, 16 * GIB))
-    per_stop = DEVICE_BYTES_PER_STOP + 4 * settings.improve.neighbours
-    capped = device_group_stops(10**8, settings)
-    assert capped == fit_group_stops(10**8, 3 * GIB, per_stop) < 10**8
-    assert device_group_stops(25_000, settings) == 25_000
+    capped = compute.group_stops(10**8, 12, settings)
+    assert capped == fit_group_stops(10**8, 3 * GIB, 12, RESERVED, SHARE) < 10**8
+    assert compute.group_stops(25_000, 12, settings) == 25_000
     monkeypatch.setattr(api, "memory_info", lambda *, backend: None)  # the simulator
-    assert device_group_stops(10**8, settings) == 10**8
+    assert compute.group_stops(10**8, 12, settings) == 10**8
 
 
 def test_memory_figures_come_from_cupy(monkeypatch):

@@ -1,17 +1,13 @@
 """The whole pipeline on the CUDA backend (in Numba's simulator in CI), checked by the contract's rules."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.contract_checks import check_plan  # noqa: E402
+from tests.loads import make_load  # noqa: E402
 
-from contract_checks import check_plan  # noqa: E402
-from test_pipeline import make_load  # noqa: E402
-
-from planner.pipeline import plan  # noqa: E402
+from planner.run.pipeline import plan  # noqa: E402
 from planner.settings import ImproveSettings, Settings  # noqa: E402
 
 HUBS = [(40.75, -73.99, 3, 300.0), (40.70, -73.90, 2, 300.0)]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kernels._scalar import EUCLID, GREAT_CIRCLE
+from kernels.core.intra import FULL_UPTO
 from kernels.cpu import intra as cpu_intra
 from kernels.cpu import split as cpu_split
 from kernels.cuda import _launch
@@ -90,7 +91,7 @@ def test_intra_matches_cpu(rng, small_blocks, metric):
     lens = np.array([12, 0, 5, 11, 1, 12, 8, 2, 10, 12], np.int32)
     routes, depots = padded_routes(lens, width)
     max_dur = np.where(np.arange(n_routes) % 2 == 0, INF, 2500.0)
-    args = (lens, depots, a, b, svc, spd, max_dur, metric, 1.3, 6)
+    args = (lens, depots, a, b, svc, spd, max_dur, metric, 1.3, 6, 10)
     assert_intra_matches_cpu(routes, args)
 
 
@@ -98,13 +99,13 @@ def test_intra_needs_power_of_two_block(monkeypatch):
     monkeypatch.setattr(_launch, "THREADS", 6)
     with pytest.raises(ValueError, match="THREADS must be a power of two for the block reduction, not 6"):
         cuda_intra.improve_intra(np.zeros((1, 1), np.int32), np.ones(1, np.int32), np.zeros(1, np.int32),
-                                 np.zeros(2), np.zeros(2), np.zeros(2), np.ones(2), np.ones(1), EUCLID, 1.0, 1)
+                                 np.zeros(2), np.zeros(2), np.zeros(2), np.ones(2), np.ones(1), EUCLID, 1.0, 1, 10)
 
 
 def test_granular_intra_matches_cpu(rng, small_blocks):
     # Routes longer than FULL_UPTO with 4-node lists: granular passes, don't-look bits and the
     # confirming full passes, on blocks of 4 threads.
-    n_routes, width = 3, cpu_intra.FULL_UPTO + 4
+    n_routes, width = 3, FULL_UPTO + 4
     a, b, _, _, svc, spd = nodes(rng, n_routes * width + n_routes, EUCLID)
     lens = np.array([width, 3, width - 2], np.int32)
     routes, depots = padded_routes(lens, width)

@@ -8,19 +8,15 @@ search runs.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from test_pipeline import make_load  # noqa: E402
+from tests.loads import make_load  # noqa: E402
 
 from kernels.cuda import _launch  # noqa: E402
 from kernels.cuda import inter as cuda_inter  # noqa: E402
-from planner.groups import GroupInput  # noqa: E402
-from planner.pipeline import plan  # noqa: E402
+from planner.run.groups import GroupInput  # noqa: E402
+from planner.run.pipeline import plan  # noqa: E402
 from planner.settings import ClusterSettings, ImproveSettings, Settings  # noqa: E402
 
 #: small vehicles (25 kg), so each hub has several routes and the inter-route search moves stops

@@ -1,0 +1,134 @@
+"""The planning pipeline: validate, index, assign on the client; then route, improve and
+schedule per hub group, in-process or on a Dask cluster; then the contract tables.
+
+``plan(parcels, hubs, settings)`` is the Python entry point and
+``plan_files`` the one the command line uses; both produce a :class:`Plan`
+whose tables follow shared/CONTRACT.md. Hub groups (planner.run.groups) do
+not depend on where they run, so the runner (planner.run.runners) never
+changes the plan.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from kernels import GREAT_CIRCLE
+from planner.contract import load_inputs, validate, write_outputs
+from planner.contract import schemas as S
+from planner.contract.arrays import hubs_model, parcels_model
+from planner.contract.validate import Inputs
+from planner.device import Compute
+from planner.run.clock import StageClock
+from planner.run.groups import GROUP_STAGES, Merged, group_inputs, merge_groups, plan_group
+from planner.run.runners import InProcess, Runner
+from planner.run.tables import StopOutcome, Tables, summary
+from planner.settings import Settings
+from planner.stages.assign import assign_stops
+from planner.stages.improve import ImproveStats
+from planner.stages.index import build_stops
+
+log = logging.getLogger("hexroute")
+
+#: client-side stages; "hubs" is route + improve + schedule over every hub group
+STAGES = ("validate", "index", "assign", "hubs", "tables")
+
+
+@dataclass
+class Plan:
+    """A finished plan: the contract's output tables and the summary document."""
+
+    assignments: pa.Table
+    routes: pa.Table
+    hubs: pa.Table
+    rejects: pa.Table
+    summary: dict[str, Any]
+    improve: ImproveStats | None = field(default=None, repr=False)
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The output tables by file name."""
+        return {"assignments": self.assignments, "routes": self.routes, "hubs": self.hubs,
+                "rejects": self.rejects}
+
+    def write(self, out_dir: str | Path) -> dict[str, Any]:
+        """Write every output atomically (manifest.json last); returns the manifest."""
+        return write_outputs(out_dir, self.tables(), {"summary": self.summary})
+
+
+def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
+         progress: bool | None = None, runner: Runner | None = None) -> Plan:
+    """Plan a day: parcels and hubs as contract input tables in, a :class:`Plan` out.
+
+    ``runner`` decides where the hub groups run (default: in this process);
+    ``settings.cluster.group_stops`` is the target size of a hub group in routable stops.
+    """
+    settings = settings or Settings()
+    clock = StageClock(STAGES, progress)
+    try:
+        with clock.stage("validate"):
+            inputs = validate(parcels, hubs)
+        return _plan_inputs(inputs, settings, clock, runner or InProcess())
+    finally:
+        clock.close()
+
+
+def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path,
+               settings: Settings | None = None, progress: bool | None = None,
+               runner: Runner | None = None) -> Plan:
+    """Read the input files, plan (see :func:`plan`), and write the outputs to ``out_dir``."""
+    settings = settings or Settings()
+    clock = StageClock(STAGES, progress)
+    try:
+        with clock.stage("validate"):
+            inputs = load_inputs(parcels_path, hubs_path)
+        result = _plan_inputs(inputs, settings, clock, runner or InProcess())
+    finally:
+        clock.close()
+    result.write(out_dir)
+    return result
+
+
+def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner) -> Plan:
+    compute = Compute.open(settings.backend, GREAT_CIRCLE, settings.circuity)
+    hubs = hubs_model(inputs.hubs)
+    with clock.stage("index"):
+        stops = build_stops(parcels_model(inputs.parcels), settings)
+    with clock.stage("assign"):
+        assignment = assign_stops(stops, hubs, settings, compute)
+    with clock.stage("hubs"):
+        # Hilbert keys depend on the bounding box of all stops: computed once, here.
+        hilbert = compute.hilbert_keys(stops.lat, stops.lon)
+        groups = group_inputs(stops, assignment.hub, assignment.status == S.PLANNED, hilbert, hubs, settings, compute)
+        where = runner.describe()
+        log.info("planning %d hub groups (%s)", len(groups), where["mode"])
+        merged = merge_groups(runner.map(plan_group, groups), stops.size)
+    with clock.stage("tables"):
+        outcome = StopOutcome.of(assignment, merged.route_reasons, merged.schedule)
+        tables = Tables(inputs, hubs, merged, outcome, stops.parcel_stop, settings)
+        document = summary(inputs, stops.size, hubs, tables, merged.schedule, settings, compute.backend,
+                           merged.improve)
+    document["hub_groups"] = {"groups": len(groups), "group_stops": settings.cluster.group_stops,
+                              "backends": merged.backends, "worker_seconds": merged.seconds, **where,
+                              "device_memory": merged.device_memory, "transfers": merged.transfers}
+    document["timings_s"] = _timings(clock.seconds, merged)
+    log.info("planned %d of %d parcels on %d routes, %.0f km", document["totals"]["parcels_planned"],
+             document["totals"]["parcels"], document["totals"]["routes"], document["totals"]["distance_km"])
+    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve)
+
+
+def _timings(client: dict[str, float], merged: Merged) -> dict[str, float]:
+    """Wall seconds per stage, adding up to the run's: the "hubs" stage is shared out to route,
+    improve and schedule in proportion to the groups' seconds in each (worker seconds on a cluster)."""
+    out: dict[str, float] = {}
+    worker = sum(merged.seconds.values())
+    for name, seconds in client.items():
+        if name != "hubs":
+            out[name] = seconds
+            continue
+        for stage in GROUP_STAGES:
+            share = merged.seconds[stage] / worker if worker > 0 else float(stage == GROUP_STAGES[0])
+            out[stage] = round(seconds * share, 4)
+    return out

@@ -1,0 +1,315 @@
+"""Stage 3, assign: every stop to one hub, within the hubs' capacities, most urgent tiers first.
+
+1. Candidates: the ``settings.candidate_hubs`` nearest hubs (with vehicles) of
+   every occupied H3 cell, from the cell's stops' centroid (the
+   ``nearest_hubs`` kernel). Each stop may use its cell's candidates that are
+   within ``settings.max_hub_km`` road km (great circle x circuity) of the stop
+   itself; a stop left with none is unassigned.
+2. Capacity: a hub plans at most ``min(daily_capacity, vehicles x
+   capacity_parcels)`` parcels and ``vehicles x capacity_kg x fill_factor`` kg
+   (``settings.assign``).
+3. Tiers are served in order, priority, express, standard, each on the
+   capacity the previous ones left: first the tier's forced stops on their
+   hub (regardless of distance), then a transportation LP over (cell, hub)
+   arcs, cost = parcels x km, that serves as many parcels as possible and then
+   minimises distance (SciPy HiGHS). Solving tier by tier is what makes a
+   standard parcel unable to take capacity an express or priority one could
+   use; one weighted LP would need weights large enough to dominate every
+   distance, which hurts its conditioning for no gain.
+4. Rounding: the LP's fractional shares become whole stops by walking each
+   cell's (stop, hub) arcs from the nearest, a stop taking a hub while the
+   cell's share and the hub's capacity still hold it; then stops still open
+   take their nearest candidate with capacity left. Capacity is checked stop by
+   stop, so it is never exceeded.
+5. What does not fit is deferred at its nearest candidate hub.
+
+When all stops fit their nearest candidate the LP is skipped (nearest is then
+optimal); otherwise it covers only the cells within ``lp_hops`` steps of an
+overloaded hub, and the others keep their nearest hub. Past ``lp_max_cells``
+occupied cells the LP runs on their parents at ``lp_resolution``, which
+keeps it at tens of thousands of variables for a national day; the rounding
+still works stop by stop. One hop is the default: the cells that can use an
+overloaded hub share the LP, spilling onto their other candidates' room; two
+would also let their neighbours make room, but on a national candidate graph
+it covers most of the country (1M stops: 112k LP variables and 2.8 s against
+26k and 0.2 s) for a marginal gain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h3.api.basic_int as h3
+import numpy as np
+from numba import njit
+from scipy import sparse
+from scipy.optimize import linprog
+
+from planner.contract.schemas import (
+    DEFERRED, NO_REASON, PLANNED, R_FORCED_HUB_CAPACITY, R_FORCED_HUB_NO_VEHICLES, R_HUB_CAPACITY, R_NO_HUB_IN_REACH,
+    UNASSIGNED,
+)
+from planner.device import Compute
+from planner.model import Hubs, Stops
+from planner.settings import AssignSettings, Settings
+
+#: Slack on an LP share, so a share of 2.9999999 parcels still takes a 3-parcel stop.
+SHARE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where each stop goes: ``hub`` (-1 when unassigned), ``status`` (contract status codes: PLANNED means
+    sent to routing) and ``reason`` (an index into contract.schemas.OUTCOME_REASONS) per stop."""
+
+    hub: np.ndarray  # int32[S]
+    status: np.ndarray  # int8[S]: PLANNED, DEFERRED or UNASSIGNED
+    reason: np.ndarray  # int8[S]
+    hub_parcels: np.ndarray  # int64[H]: parcels of the stops routed from each hub
+
+
+def hub_capacity(hubs: Hubs, settings: AssignSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Parcels and kg each hub can take today (float64[H] each; see the module docstring)."""
+    vehicles = hubs.vehicles.astype(np.float64)
+    kg = vehicles * hubs.capacity_kg * settings.fill_factor
+    return np.minimum(hubs.daily_capacity.astype(np.float64), vehicles * hubs.capacity_parcels), kg
+
+
+@njit(cache=True)
+def _fill(arc_stop, arc_hub, arc_share, share,  # type: ignore[no-untyped-def]
+          stop_n, stop_kg, rem_n, rem_kg, stop_hub):
+    """Walk arcs in order; an open stop takes the arc's hub if its share and the hub's capacity hold it.
+
+    Sequential by nature (each choice uses what the previous ones left), so
+    not parallel; updates ``share``, ``rem_n``, ``rem_kg`` and ``stop_hub`` in place.
+    """
+    for a in range(arc_stop.shape[0]):
+        s = arc_stop[a]
+        if stop_hub[s] >= 0:
+            continue
+        h = arc_hub[a]
+        v = arc_share[a]
+        n = stop_n[s]
+        kg = stop_kg[s]
+        if n <= share[v] + SHARE_TOLERANCE and n <= rem_n[h] and kg <= rem_kg[h]:
+            stop_hub[s] = h
+            share[v] -= n
+            rem_n[h] -= n
+            rem_kg[h] -= kg
+
+
+@dataclass
+class _Ledger:
+    """Mutable state of one assignment: each stop's hub so far and each hub's capacity left."""
+
+    stop_n: np.ndarray  # float64[S]
+    stop_kg: np.ndarray  # float64[S]
+    rem_n: np.ndarray  # float64[H]
+    rem_kg: np.ndarray  # float64[H]
+    stop_hub: np.ndarray  # int32[S], -1 while open
+
+    def fill(self, arc_stop: np.ndarray, arc_hub: np.ndarray, arc_share: np.ndarray | None = None,
+             share: np.ndarray | None = None) -> None:
+        """Run :func:`_fill` over arcs in the given order (no shares: only capacity limits)."""
+        if arc_share is None or share is None:
+            arc_share = np.zeros(arc_stop.size, np.int64)
+            share = np.array([np.inf])
+        _fill(arc_stop.astype(np.int64), arc_hub.astype(np.int32), arc_share.astype(np.int64),
+              share.astype(np.float64), self.stop_n, self.stop_kg, self.rem_n, self.rem_kg, self.stop_hub)
+
+
+@dataclass(frozen=True)
+class _Arcs:
+    """(stop, candidate hub, road km) triples, sorted by stop then distance."""
+
+    stop: np.ndarray  # int64
+    hub: np.ndarray  # int32
+    dist: np.ndarray  # float64
+
+    def first(self) -> np.ndarray:
+        """Mask of each stop's first (nearest) arc."""
+        mask = np.ones(self.stop.size, dtype=bool)
+        mask[1:] = self.stop[1:] != self.stop[:-1]
+        return mask
+
+    def subset(self, keep: np.ndarray) -> "_Arcs":
+        """The arcs where ``keep`` is true, in the same order."""
+        return _Arcs(self.stop[keep], self.hub[keep], self.dist[keep])
+
+
+def _cell_centroids(first: np.ndarray, cell_of: np.ndarray, lat: np.ndarray,
+                    lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean position of each cell's points; longitudes averaged around the cell's first point (antimeridian)."""
+    n_cells = first.size
+    count = np.bincount(cell_of, minlength=n_cells)
+    ref = lon[first]
+    offset = np.mod(lon - ref[cell_of] + 180.0, 360.0) - 180.0
+    c_lat = np.bincount(cell_of, weights=lat, minlength=n_cells) / count
+    c_lon = ref + np.bincount(cell_of, weights=offset, minlength=n_cells) / count
+    return c_lat, np.mod(c_lon + 180.0, 360.0) - 180.0
+
+
+def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarray, settings: Settings,
+                    compute: Compute) -> _Arcs:
+    """Each free stop's arcs to its cell's candidate hubs within max_hub_km of the stop."""
+    if free.size == 0 or usable.size == 0:
+        return _Arcs(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64))
+    _, first, cell_of = np.unique(stops.cell[free], return_index=True, return_inverse=True)
+    c_lat, c_lon = _cell_centroids(first, cell_of, stops.lat[free], stops.lon[free])
+    k = min(settings.candidate_hubs, usable.size)
+    idx, _ = compute.nearest_hubs(c_lat, c_lon, hubs.lat[usable], hubs.lon[usable], k)
+    idx = idx[cell_of]
+    hub = np.where(idx >= 0, usable[idx], -1).astype(np.int32)
+    dist = np.full(hub.shape, np.inf)
+    found = hub >= 0
+    rows = np.broadcast_to(free[:, None], hub.shape)[found]
+    dist[found] = compute.pair_distances(stops.lat[rows], stops.lon[rows], hubs.lat[hub[found]], hubs.lon[hub[found]])
+    dist[dist > settings.max_hub_km] = np.inf
+    order = np.argsort(dist, axis=1, kind="stable")  # per stop: nearest first, ties by the cell's order
+    hub, dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
+    keep = np.isfinite(dist)
+    return _Arcs(np.repeat(free, k)[keep], hub[keep], dist[keep])
+
+
+def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarray:
+    """LP cell of every stop (int64 code; coarser cells when there are many; -1 for stops without arcs)."""
+    group = np.full(stops.size, -1, np.int64)
+    with_arcs = arcs.stop[arcs.first()]
+    cells, cell_of = np.unique(stops.cell[with_arcs], return_inverse=True)
+    if cells.size > settings.lp_max_cells:
+        coarse = min(settings.lp_resolution, h3.get_resolution(int(cells[0])))
+        parents = np.fromiter(map(h3.cell_to_parent, cells.tolist(), [coarse] * cells.size), np.int64, cells.size)
+        cells = np.unique(parents, return_inverse=True)[1]
+    else:
+        cells = np.arange(cells.size)
+    group[with_arcs] = cells[cell_of]
+    return group
+
+
+def _overloaded(arcs: _Arcs, ledger: _Ledger) -> np.ndarray:
+    """Hubs (bool[H]) whose capacity left is exceeded when every stop of ``arcs`` takes its nearest candidate."""
+    first = arcs.first()
+    s, h = arcs.stop[first], arcs.hub[first]
+    h_size = ledger.rem_n.size
+    load_n = np.bincount(h, weights=ledger.stop_n[s], minlength=h_size)
+    load_kg = np.bincount(h, weights=ledger.stop_kg[s], minlength=h_size)
+    return (load_n > ledger.rem_n) | (load_kg > ledger.rem_kg)
+
+
+def _contested(arcs: _Arcs, group: np.ndarray, overloaded: np.ndarray, hops: int) -> np.ndarray:
+    """Arcs (bool mask) of the cells within ``hops`` steps (hub -> cells using it -> their hubs) of an overloaded hub."""
+    arc_group = group[arcs.stop]
+    hubs = overloaded
+    for _ in range(hops):
+        cells = np.zeros(int(arc_group.max()) + 1, dtype=bool)
+        cells[arc_group[hubs[arcs.hub]]] = True
+        inside = cells[arc_group]
+        hubs = np.zeros(overloaded.size, dtype=bool)
+        hubs[arcs.hub[inside]] = True
+    return inside
+
+
+def _lp_shares(arcs: _Arcs, group: np.ndarray, ledger: _Ledger) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the tier's transportation LP; returns each arc's LP variable and each variable's share (parcels).
+
+    Variables are (cell, hub) pairs, bounded by the parcels of the cell's stops
+    that can reach the hub; a variable's km and kg per parcel are its stops'
+    averages. Maximising parcels served comes first through a per-parcel bonus
+    larger than any arc's km; hub rows are only added where they can bind.
+    """
+    n_hubs = ledger.rem_n.size
+    arc_n = ledger.stop_n[arcs.stop]
+    pair, arc_var = np.unique(group[arcs.stop] * n_hubs + arcs.hub, return_inverse=True)
+    var_group, var_hub = pair // n_hubs, (pair % n_hubs).astype(np.int64)
+    n_vars = pair.size
+    reach = np.bincount(arc_var, weights=arc_n, minlength=n_vars)
+    km = np.bincount(arc_var, weights=arc_n * arcs.dist, minlength=n_vars) / reach
+    kg = np.bincount(arc_var, weights=ledger.stop_kg[arcs.stop], minlength=n_vars) / reach
+    groups, var_row = np.unique(var_group, return_inverse=True)
+    first = arcs.first()
+    supply = np.bincount(np.searchsorted(groups, group[arcs.stop[first]]), weights=arc_n[first],
+                         minlength=groups.size)
+    rows, cols, vals, bounds = [var_row], [np.arange(n_vars)], [np.ones(n_vars)], [supply]
+    next_row = groups.size
+    for coef, cap in ((np.ones(n_vars), ledger.rem_n), (kg, ledger.rem_kg)):
+        demand = np.bincount(var_hub, weights=coef * reach, minlength=n_hubs)
+        binding = np.flatnonzero(demand > cap)
+        row_of = np.full(n_hubs, -1, np.int64)
+        row_of[binding] = next_row + np.arange(binding.size)
+        on = row_of[var_hub] >= 0
+        rows.append(row_of[var_hub][on])
+        cols.append(np.flatnonzero(on))
+        vals.append(coef[on])
+        bounds.append(cap[binding])
+        next_row += binding.size
+    a_ub = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(next_row, n_vars))
+    bonus = 1.0 + 2.0 * float(km.max())
+    result = linprog(km - bonus, A_ub=a_ub, b_ub=np.concatenate(bounds),
+                     bounds=np.column_stack([np.zeros(n_vars), reach]), method="highs")
+    if result.status != 0:
+        raise RuntimeError(f"assignment LP failed: {result.message}")
+    return arc_var, np.asarray(result.x, dtype=np.float64)
+
+
+def _assign_tier(arcs: _Arcs, group: np.ndarray, ledger: _Ledger, hops: int) -> None:
+    """Place the open stops of one tier.
+
+    Stops far from any overloaded hub take their nearest candidate (optimal
+    for them); the LP shares the rest, walked nearest-first per cell; stops
+    still open then take their nearest candidate with room.
+    """
+    arcs = arcs.subset(ledger.stop_hub[arcs.stop] < 0)
+    if arcs.stop.size == 0:
+        return
+    overloaded = _overloaded(arcs, ledger)
+    if overloaded.any():
+        contested = _contested(arcs, group, overloaded, hops)
+        calm = ~contested & arcs.first()
+        ledger.fill(arcs.stop[calm], arcs.hub[calm])
+        lp = arcs.subset(contested)
+        arc_var, share = _lp_shares(lp, group, ledger)
+        order = np.lexsort((lp.dist, group[lp.stop]))  # stable: ties stay in stop order
+        ledger.fill(lp.stop[order], lp.hub[order], arc_var[order], share)
+    ledger.fill(arcs.stop, arcs.hub)
+
+
+def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute) -> Assignment:
+    """Assign every stop to a hub, or defer it, or leave it unassigned (see the module docstring)."""
+    n_hubs = hubs.size
+    vehicles = hubs.vehicles
+    rem_n, rem_kg = hub_capacity(hubs, settings.assign)
+    ledger = _Ledger(stops.n_parcels.astype(np.float64), stops.weight_kg.astype(np.float64), rem_n, rem_kg,
+                     np.full(stops.size, -1, np.int32))
+    status = np.full(stops.size, PLANNED, np.int8)
+    reason = np.full(stops.size, NO_REASON, np.int8)
+    hub = np.full(stops.size, -1, np.int32)
+
+    forced = stops.forced_hub >= 0
+    no_vehicles = forced & (vehicles[np.maximum(stops.forced_hub, 0)] <= 0) if n_hubs else forced
+    status[no_vehicles], reason[no_vehicles] = UNASSIGNED, R_FORCED_HUB_NO_VEHICLES
+    forced_ok = np.flatnonzero(forced & ~no_vehicles)
+
+    usable = np.flatnonzero(vehicles > 0).astype(np.int32)
+    arcs = _candidate_arcs(stops, np.flatnonzero(~forced), hubs, usable, settings, compute)
+    group = _lp_groups(stops, arcs, settings.assign)
+    arc_tier = stops.tier[arcs.stop]
+    for tier in np.unique(stops.tier):
+        mine = forced_ok[stops.tier[forced_ok] == tier]
+        ledger.fill(mine, stops.forced_hub[mine])
+        _assign_tier(arcs.subset(arc_tier == tier), group, ledger, settings.assign.lp_hops)
+
+    routed = ledger.stop_hub >= 0
+    hub[routed] = ledger.stop_hub[routed]
+    late_forced = forced_ok[~routed[forced_ok]]
+    hub[late_forced] = stops.forced_hub[late_forced]
+    status[late_forced], reason[late_forced] = DEFERRED, R_FORCED_HUB_CAPACITY
+    first = arcs.first()
+    nearest = np.full(stops.size, -1, np.int32)
+    nearest[arcs.stop[first]] = arcs.hub[first]
+    late = ~forced & ~routed & (nearest >= 0)
+    hub[late] = nearest[late]
+    status[late], reason[late] = DEFERRED, R_HUB_CAPACITY
+    far = ~forced & (nearest < 0)
+    status[far], reason[far] = UNASSIGNED, R_NO_HUB_IN_REACH
+    hub_parcels = np.bincount(hub[routed], weights=stops.n_parcels[routed], minlength=n_hubs).astype(np.int64)
+    return Assignment(hub, status, reason, hub_parcels)

@@ -1,0 +1,94 @@
+"""Stage 5, improve: the local search on all routes at once, then SISR hub by hub, within a budget.
+
+The local search (:mod:`planner.stages.local_search`) takes the routes to a
+local optimum of its neighbourhoods; SISR ruin-and-recreate
+(:mod:`planner.stages.sisr`) then escapes it, hub by hub, for a number of
+iterations per stop. Both are bounded by work (rounds, iterations), so a run
+that finishes within the budget's seconds is deterministic; a run cut short
+by the clock says so in its statistics.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.device import Compute
+from planner.model import Hubs, Nodes, RouteSet
+from planner.settings import Budget, ImproveSettings
+from planner.stages.local_search import local_search
+from planner.stages.schedule import leg_table
+from planner.stages.sisr import search
+
+
+@dataclass(frozen=True)
+class ImproveStats:
+    """What the improve stage did."""
+
+    distance_before: float
+    distance_after: float
+    rounds: int
+    inter_moves: int
+    seconds: float
+    stopped_by_clock: bool
+    sisr_iterations: int = 0
+
+    @classmethod
+    def total(cls, stats: list["ImproveStats"]) -> "ImproveStats":
+        """The stage's figures over several calls (hub groups): sums, the most rounds, any clock cut."""
+        return cls(distance_before=float(sum(s.distance_before for s in stats)),
+                   distance_after=float(sum(s.distance_after for s in stats)),
+                   rounds=max((s.rounds for s in stats), default=0), inter_moves=sum(s.inter_moves for s in stats),
+                   seconds=float(sum(s.seconds for s in stats)), stopped_by_clock=any(s.stopped_by_clock for s in stats),
+                   sisr_iterations=sum(s.sisr_iterations for s in stats))
+
+
+def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
+    """Sum of route distances (hub -> stops -> hub)."""
+    return float(leg_table(routes, nodes, compute).distance.sum())
+
+
+def _never_binding_width(routes: RouteSet, hubs: Hubs) -> int:
+    """Padded width no feasible route of these hubs can outgrow: a hub's stops, at most its parcel capacity.
+
+    A width that never binds keeps a hub's search independent of which
+    other hubs share the call (so hub groups give identical plans).
+    """
+    stops = np.bincount(routes.route_hub, weights=routes.route_len, minlength=hubs.size)
+    bound = np.minimum(stops, hubs.capacity_parcels)[np.unique(routes.route_hub)]
+    return int(max(bound.max(initial=0), routes.route_len.max(initial=0), 1))
+
+
+def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, settings: ImproveSettings,
+                   budget: Budget, seed: int, hub_key: np.ndarray | None = None) -> tuple[RouteSet, ImproveStats]:
+    """Improve all routes (returning the compacted set) within ``budget``.
+
+    First the local search to a local optimum of both neighbourhoods, then
+    SISR hub by hub for ``budget.sisr_per_stop`` iterations per stop, on as
+    many threads as Numba has, with what is left of the seconds as a cap.
+    Each hub's search is seeded from ``seed`` and its ``hub_key`` (default:
+    its index in ``hubs``): give the run-wide hub index so that a hub's plan
+    does not depend on which other hubs share the call.
+    """
+    t0 = time.perf_counter()
+    before = total_distance(routes, nodes, compute)
+    if routes.size == 0:
+        return routes, ImproveStats(before, before, 0, 0, 0.0, False)
+    work = routes.widen(_never_binding_width(routes, hubs))
+    result, ls = local_search(work, nodes, hubs, compute, settings, budget, t0 + budget.seconds)
+    finished = ls.finished
+    left = budget.seconds - (time.perf_counter() - t0)
+    iterations = 0
+    wants_sisr = budget.sisr_per_stop is None or budget.sisr_per_stop > 0
+    if finished and wants_sisr and result.size:
+        if left <= 0:
+            finished = False
+        else:
+            key = np.arange(hubs.size) if hub_key is None else np.asarray(hub_key)
+            result, finished, iterations = search(result, nodes, hubs, compute, settings, left, seed, key,
+                                                  budget.sisr_per_stop)
+            finished = finished or budget.sisr_per_stop is None  # a time-bound search ends by the clock
+    after = total_distance(result, nodes, compute)
+    return result, ImproveStats(before, after, ls.rounds, ls.moves, time.perf_counter() - t0, not finished,
+                                iterations)

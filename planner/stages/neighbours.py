@@ -1,0 +1,55 @@
+"""Granular neighbour lists: each stop's k nearest stops, by k-d tree, never a distance matrix.
+
+The local search and SISR restrict their moves to these lists. Points are
+embedded so that Euclidean distance ranks the metric (unit vectors for great
+circle, :meth:`planner.device.Compute.embed`), and stops of different groups
+(hubs) are kept apart by a fourth coordinate spaced far beyond any distance
+between points, so one tree serves every hub and every neighbour found first
+lies in the stop's own group.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from planner.device import Compute
+from planner.model import Nodes, RouteSet
+
+
+def neighbour_lists(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np.ndarray:
+    """The ``k`` nearest other points of the same ``group`` of each point (int32[n, k] row indices, -1 padded).
+
+    ``points`` is float64[n, d] in an embedding where Euclidean distance
+    ranks the metric. Rows keep distance order; ties follow the tree.
+    """
+    n = points.shape[0]
+    out = np.full((n, max(k, 1)), -1, dtype=np.int32)
+    if n < 2 or k < 1:
+        return out
+    pts = points
+    if group is not None:
+        spread = float(np.ptp(points, axis=0).max()) + 1.0
+        pts = np.column_stack([points, group.astype(np.float64) * spread * 4.0])
+    kk = min(k + 1, n)
+    _, idx = cKDTree(pts).query(pts, k=kk, workers=-1)
+    idx = np.asarray(idx).reshape(n, kk)
+    keep = idx != np.arange(n)[:, None]  # drop each point itself, wherever ties put it
+    if group is not None:
+        keep &= group[idx] == group[:, None]
+    found = np.where(keep, idx, -1)
+    order = np.argsort(found < 0, axis=1, kind="stable")  # valid entries first, in distance order
+    found = np.take_along_axis(found, order, axis=1)[:, :k]
+    out[:, : found.shape[1]] = found
+    return out
+
+
+def granular_neighbours(routes: RouteSet, nodes: Nodes, k: int, compute: Compute) -> np.ndarray:
+    """For every stop node on a route, its k nearest stops on routes of the same hub (node ids, -1 padded)."""
+    out = np.full((nodes.a.size, k), -1, dtype=np.int32)
+    r, p = np.nonzero(routes.routes >= 0)
+    stop_nodes = routes.routes[r, p]
+    if stop_nodes.size < 2:
+        return out
+    local = neighbour_lists(compute.embed(nodes.a[stop_nodes], nodes.b[stop_nodes]), k, routes.route_hub[r])
+    out[stop_nodes] = np.where(local >= 0, stop_nodes[np.maximum(local, 0)], -1)
+    return out

@@ -1,0 +1,208 @@
+"""Stage 4, route: per hub, a giant tour cut by Split into capacity- and shift-feasible routes.
+
+The giant tour visits a hub's stops in Hilbert order (and, as a second
+candidate, in sweep order around the hub); Split (Prins 2004) cuts it
+optimally under the vehicles' kg and parcel capacities, the shift length and
+the hub's number of vehicles. When the fleet cannot carry everything, stops are
+kept in tier order (priority, express, standard; nearer stops first within a
+tier) and the largest prefix of that order whose Hilbert tour a next-fit cut
+serves with the hub's vehicles is found by bisection (O(n) per step, where
+Split is O(n L)); the rest is deferred with a reason. Next-fit succeeding is a
+feasible cut, so the final fleet-limited Split always finds one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernels import GREAT_CIRCLE
+from kernels._scalar import reference as scalar
+from planner.contract.schemas import (
+    NO_REASON, R_BEYOND_SHIFT, R_FLEET_FULL, R_HUB_NO_VEHICLES, R_TOO_HEAVY, R_TOO_MANY_PARCELS,
+)
+from planner.device import Compute
+from planner.model import Hubs, Nodes, RouteSet
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Per-hub route limits as the Split kernel wants them."""
+
+    cap_kg: np.ndarray
+    cap_n: np.ndarray
+    shift_s: np.ndarray
+    vehicles: np.ndarray
+
+    @classmethod
+    def of(cls, hubs: Hubs) -> "_Limits":
+        return cls(hubs.capacity_kg.astype(np.float64), hubs.capacity_parcels.astype(np.float64),
+                   hubs.shift_s.astype(np.float64), hubs.vehicles.astype(np.int32))
+
+
+def _single_stop_reasons(hub: np.ndarray, dist_to_hub: np.ndarray, nodes: Nodes, hubs: Hubs) -> np.ndarray:
+    """Why a stop cannot be served even alone on a vehicle of its hub (int8 reason codes, NO_REASON when it can)."""
+    h = hub
+    hub_speed = nodes.speed_kmh[nodes.n_stops + h]
+    stops = np.arange(hub.size)
+    there_and_back = 2.0 * scalar.leg_seconds(dist_to_hub, hub_speed, nodes.speed_kmh[stops]) + nodes.service_s[stops]
+    checks = (
+        (hubs.vehicles[h] <= 0, R_HUB_NO_VEHICLES),
+        (nodes.demand_kg[stops] > hubs.capacity_kg[h], R_TOO_HEAVY),
+        (nodes.demand_n[stops] > hubs.capacity_parcels[h], R_TOO_MANY_PARCELS),
+        (there_and_back > hubs.shift_s[h], R_BEYOND_SHIFT),
+    )
+    reasons = np.full(hub.size, NO_REASON, dtype=np.int8)
+    for bad, code in reversed(checks):  # the first failing check wins
+        reasons[bad] = code
+    return reasons
+
+
+class _TourBuilder:
+    """Builds giant tours of selected stops, grouped by hub, in a fixed visiting order."""
+
+    def __init__(self, hub: np.ndarray, order_key: np.ndarray):
+        self.hub = hub
+        self.order_key = order_key
+
+    def tours(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tour_hub, tour_ptr, tour_nodes) for the selected stops, one tour per hub that has any."""
+        idx = np.flatnonzero(selected)
+        idx = idx[np.lexsort((idx, self.order_key[idx], self.hub[idx]))]
+        hubs, counts = np.unique(self.hub[idx], return_counts=True)
+        ptr = np.zeros(hubs.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        return hubs.astype(np.int32), ptr, idx.astype(np.int32)
+
+
+def _split(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits,
+           compute: Compute) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the tours of the selected stops: (tour_hub, tour_ptr, tour_nodes, route_start, tour_cost)."""
+    tour_hub, ptr, tour_nodes = builder.tours(selected)
+    start, cost = compute.split_tours(ptr, tour_nodes, (nodes.n_stops + tour_hub).astype(np.int32), nodes,
+                                      limits.cap_kg[tour_hub], limits.cap_n[tour_hub], limits.shift_s[tour_hub],
+                                      limits.vehicles[tour_hub])
+    return tour_hub, ptr, tour_nodes, start, cost
+
+
+def _fleet_fits(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits,
+                compute: Compute) -> np.ndarray:
+    """Per hub, whether its selected stops can be cut into at most ``vehicles`` feasible routes (O(n))."""
+    tour_hub, ptr, tour_nodes = builder.tours(selected)
+    counts = compute.route_counts(ptr, tour_nodes, (nodes.n_stops + tour_hub).astype(np.int32), nodes,
+                                  limits.cap_kg[tour_hub], limits.cap_n[tour_hub], limits.shift_s[tour_hub])
+    fits = np.ones(limits.vehicles.size, dtype=bool)  # a hub with nothing selected fits
+    fits[tour_hub] = (counts >= 0) & (counts <= limits.vehicles[tour_hub])
+    return fits
+
+
+def _largest_feasible_prefix(builder: _TourBuilder, rank: np.ndarray, count: np.ndarray, hub: np.ndarray,
+                             routable: np.ndarray, nodes: Nodes, limits: _Limits, compute: Compute) -> np.ndarray:
+    """Per hub, the most stops (in keep order) its fleet can route, by bisection on the next-fit route count."""
+    safe = hub
+    short = ~_fleet_fits(builder, routable, nodes, limits, compute)
+    lo = np.where(short, 0, count)
+    hi = count.copy()
+    while True:
+        active = short & (hi - lo > 1)
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        selected = routable & active[safe] & (rank < mid[safe])
+        fits = _fleet_fits(builder, selected, nodes, limits, compute)
+        lo = np.where(active & fits, mid, lo)
+        hi = np.where(active & ~fits, mid, hi)
+    return lo
+
+
+def _keep_rank(hub: np.ndarray, routable: np.ndarray, tier: np.ndarray, dist_to_hub: np.ndarray) -> np.ndarray:
+    """Position of each routable stop in its hub's keep order: tier, then distance, then index."""
+    rank = np.full(hub.size, np.iinfo(np.int64).max, dtype=np.int64)
+    idx = np.flatnonzero(routable)
+    order = idx[np.lexsort((idx, dist_to_hub[idx], tier[idx], hub[idx]))]
+    h = hub[order]
+    first = np.searchsorted(h, h, side="left")
+    rank[order] = np.arange(order.size) - first
+    return rank
+
+
+def _sweep_key(nodes: Nodes, hub: np.ndarray, metric: int) -> np.ndarray:
+    """Angle of each stop around its hub, for the sweep tour: planar coordinates as they are, latitude and
+    longitude with the longitude shrunk by the cosine of the hub's latitude."""
+    hub_a = nodes.a[nodes.n_stops + hub]
+    hub_b = nodes.b[nodes.n_stops + hub]
+    da = nodes.a[: nodes.n_stops] - hub_a
+    db = nodes.b[: nodes.n_stops] - hub_b
+    if metric == GREAT_CIRCLE:
+        db = db * np.cos(np.radians(hub_a))
+    return np.arctan2(da, db)
+
+
+def _routes_from_split(tour_hub, ptr, tour_nodes, start) -> RouteSet:
+    """Turn Split's route starts into the padded route layout."""
+    if tour_nodes.size == 0:
+        return RouteSet.empty()
+    route_of = np.cumsum(start.astype(np.int64)) - 1
+    n_routes = int(route_of[-1]) + 1
+    first = np.flatnonzero(start)
+    lens = np.diff(np.append(first, tour_nodes.size)).astype(np.int32)
+    pos = np.arange(tour_nodes.size) - first[route_of]
+    routes = np.full((n_routes, int(lens.max())), -1, dtype=np.int32)
+    routes[route_of, pos] = tour_nodes
+    tour_of_pos = np.repeat(np.arange(tour_hub.size), np.diff(ptr))
+    return RouteSet(routes, lens, tour_hub[tour_of_pos[first]].astype(np.int32))
+
+
+def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: Nodes, hubs: Hubs,
+                 compute: Compute) -> tuple[RouteSet, np.ndarray]:
+    """Cut every hub's stops into feasible routes.
+
+    ``hub`` is each stop's hub, ``tier`` its most urgent tier and ``hilbert``
+    its Hilbert key. Returns the routes and, per stop, the code of the reason
+    it was deferred here (NO_REASON for stops on a route).
+    """
+    limits = _Limits.of(hubs)
+    stops = np.arange(hub.size)
+    dist_to_hub = compute.node_distances(stops, nodes.n_stops + hub, nodes)
+    reasons = _single_stop_reasons(hub, dist_to_hub, nodes, hubs)
+    routable = reasons == NO_REASON
+    rank = _keep_rank(hub, routable, tier, dist_to_hub)
+    count = np.bincount(hub[routable], minlength=hubs.size).astype(np.int64)
+
+    hilbert_tours = _TourBuilder(hub, hilbert)
+    keep = _largest_feasible_prefix(hilbert_tours, rank, count, hub, routable, nodes, limits, compute)
+    selected = routable & (rank < keep[hub])
+    reasons[routable & ~selected] = R_FLEET_FULL
+
+    # Final cut: the better of the Hilbert and the sweep tour, hub by hub.
+    candidates = [_split(b, selected, nodes, limits, compute)
+                  for b in (hilbert_tours, _TourBuilder(hub, _sweep_key(nodes, hub, compute.metric)))]
+    costs = np.stack([c[4] for c in candidates])
+    best = np.argmin(costs, axis=0)
+    uncut = candidates[0][0][~np.isfinite(costs.min(axis=0))]
+    if uncut.size:  # cannot happen when next-fit found a cut; never lose stops if it does
+        lost = selected & np.isin(hub, uncut)
+        reasons[lost] = R_FLEET_FULL
+    parts = [_restrict(c, (best == i) & np.isfinite(costs.min(axis=0))) for i, c in enumerate(candidates)]
+    route_sets = [_routes_from_split(*p) for p in parts]
+    return _concat(route_sets), reasons
+
+
+def _restrict(split_result, tours_mask: np.ndarray):
+    """Keep only the chosen tours of a Split result."""
+    tour_hub, ptr, tour_nodes, start, _ = split_result
+    lengths = np.diff(ptr)
+    pos_mask = np.repeat(tours_mask, lengths)
+    new_ptr = np.zeros(int(tours_mask.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[tours_mask], out=new_ptr[1:])
+    return tour_hub[tours_mask], new_ptr, tour_nodes[pos_mask], start[pos_mask]
+
+
+def _concat(sets: list[RouteSet]) -> RouteSet:
+    """One route set from several, ordered by hub (stable)."""
+    width = max(s.routes.shape[1] for s in sets)
+    routes = np.concatenate([s.widen(width).routes for s in sets])
+    lens = np.concatenate([s.route_len for s in sets])
+    hubs = np.concatenate([s.route_hub for s in sets])
+    order = np.argsort(hubs, kind="stable")
+    return RouteSet(routes[order], lens[order], hubs[order])

@@ -1,0 +1,343 @@
+"""Brute-force references for the tests: plain Python and NumPy, written for clarity, not speed.
+
+Every kernel and stage that has an exact answer is checked against one of these: distances,
+Hilbert keys, k nearest hubs, Split, 2-opt / Or-opt, relocate / swap / 2-opt*, densities and CVRP
+costs. They share no code with the implementations they check.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import h3
+import numpy as np
+import vrplib
+
+from kernels._scalar import EARTH_RADIUS_KM, HILBERT_ORDER, reference
+from kernels.core import inter
+from kernels.core.hilbert import CELLS, LAST_CELL
+from kernels.core.inter import RELOCATE, SWAP, TAILS
+from kernels.core.intra import DUR_TOL, EPS, FULL_UPTO, OR_MAX
+# the k-nearest reference ranks by the kernels' own distances, so that it tests the search, not the formula
+from kernels.cpu.distance import pair_distances
+
+INF = math.inf
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle km, written out in NumPy as the reference."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+
+
+def route_lengths(ptr, nodes, depot, a, b, metric, scale):
+    out = []
+    for r in range(len(ptr) - 1):
+        seq = list(nodes[ptr[r]:ptr[r + 1]])
+        path = [depot[r], *seq, depot[r]] if seq else []
+        out.append(sum(reference.point_distance(metric, scale, a[i], b[i], a[j], b[j])
+                       for i, j in zip(path, path[1:])))
+    return np.array(out, dtype=np.float64)
+
+
+def hilbert_cell(v, lo, hi):
+    """Reference quantisation onto 2**31 cells, clamped; NaN goes to cell 0."""
+    if not hi > lo:
+        return 0
+    t = (v - lo) * (CELLS / (hi - lo))
+    return 0 if not t >= 0 else int(min(t, LAST_CELL))
+
+
+def hilbert_keys(a, b, lo_a, hi_a, lo_b, hi_b):
+    return np.array([reference.hilbert_d(hilbert_cell(x, lo_a, hi_a), hilbert_cell(y, lo_b, hi_b), HILBERT_ORDER)
+                     for x, y in zip(a, b)], dtype=np.int64)
+
+
+def nearest_hubs(qa, qb, ha, hb, k, metric, scale):
+    """Full distance matrix (same compiled scalar core), then a lexicographic (distance, index) sort."""
+    n, m = len(qa), len(ha)
+    idx = np.full((n, k), -1, np.int32)
+    dist = np.full((n, k), np.inf)
+    if n == 0 or m == 0:
+        return idx, dist
+    d = pair_distances(np.repeat(qa, m), np.repeat(qb, m), np.tile(ha, n), np.tile(hb, n), metric, scale)
+    d = d.reshape(n, m)
+    order = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), d), axis=1)[:, :k]
+    idx[:, : order.shape[1]] = order
+    dist[:, : order.shape[1]] = np.take_along_axis(d, order, 1)
+    return idx, dist
+
+
+def split_route_figures(route, depot, nodes, metric, scale):
+    """Naive (distance, duration, kg, parcels) of one route, legs summed in order then service added."""
+    a, b, kg, pn, svc, spd = (nodes[k] for k in ("a", "b", "kg", "n", "svc", "spd"))
+    path = [depot, *route, depot]
+    dist = legs = 0.0
+    for u, v in zip(path, path[1:]):
+        d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        dist += d
+        legs += reference.leg_seconds(d, spd[u], spd[v])
+    return dist, legs + sum(svc[u] for u in route), sum(kg[u] for u in route), sum(pn[u] for u in route)
+
+
+def split_cost(tour, depot, nodes, cap_kg, cap_n, max_dur, max_routes, metric, scale):
+    """Least total distance over all 2^(n-1) cut sets (inf if none is feasible)."""
+    n = len(tour)
+    if n == 0:
+        return 0.0
+    best = INF
+    for cuts in itertools.product((0, 1), repeat=n - 1):
+        bounds = [0] + [p + 1 for p in range(n - 1) if cuts[p]] + [n]
+        if len(bounds) - 1 > max_routes:
+            continue
+        total = 0.0
+        for lo, hi in zip(bounds, bounds[1:]):
+            dist, dur, kg, pn = split_route_figures(tour[lo:hi], depot, nodes, metric, scale)
+            if kg > cap_kg or pn > cap_n or dur > max_dur:
+                break
+            total += dist
+        else:
+            best = min(best, total)
+    return best
+
+
+def split_fewest_routes(tour, depot, nodes, cap_kg, cap_n, max_dur, metric, scale):
+    """Fewest routes over all cut sets (-1 if none is feasible), by brute force."""
+    n = len(tour)
+    best = -1
+    for cuts in itertools.product((0, 1), repeat=max(n - 1, 0)):
+        bounds = [0] + [p + 1 for p in range(n - 1) if cuts[p]] + [n]
+        ok = all(
+            f[2] <= cap_kg and f[3] <= cap_n and f[1] <= max_dur
+            for f in (split_route_figures(tour[lo:hi], depot, nodes, metric, scale) for lo, hi in zip(bounds, bounds[1:]))
+        )
+        if ok and (best < 0 or len(bounds) - 1 < best):
+            best = len(bounds) - 1
+    return best
+
+
+def intra_figures(path, a, b, svc, spd, metric, scale):
+    """Naive (distance, duration) of a closed path depot .. depot, legs in order then service."""
+    dist = legs = 0.0
+    for u, v in zip(path, path[1:]):
+        d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        dist += d
+        legs += reference.leg_seconds(d, spd[u], spd[v])
+    return dist, legs + sum(svc[u] for u in path[1:-1])
+
+
+def intra_anchor_candidates(path, i):
+    """Every candidate move of anchor ``i`` in the kernel's candidate-index order.
+
+    Each as (new path, stops at the ends of changed edges, new edges as (x, y) pairs where the
+    move is granular if y is among x's nearest nodes).
+    """
+    n = len(path) - 2
+    out = []
+    for j in range(i + 1, n + 1):
+        edges = ((path[i - 1], path[j]), (path[i], path[j + 1]))
+        out.append((path[:i] + path[i:j + 1][::-1] + path[j + 1:], {path[i - 1], path[i], path[j], path[j + 1]}, edges))
+    for k in range(1, min(OR_MAX, n - i + 1) + 1):
+        e = i + k - 1
+        seg = path[i:e + 1]
+        rest = path[:i] + path[e + 1:]
+        for u in range(n + 1):
+            if i - 1 <= u <= e:
+                continue
+            pos = u + 1 if u < i else u - k + 1
+            for rev in (0, 1) if k > 1 else (0,):
+                first, last = (seg[-1], seg[0]) if rev else (seg[0], seg[-1])
+                touched = {path[i - 1], path[e + 1], path[u], path[u + 1], seg[0], seg[-1]}
+                out.append((rest[:pos] + (seg[::-1] if rev else seg) + rest[pos:], touched,
+                            ((first, path[u]), (last, path[u + 1]))))
+    return out
+
+
+def intra_anchor_moves(path, i):
+    """Every candidate move of anchor ``i``, in the kernel's candidate-index order, as new paths."""
+    return [new for new, _, _ in intra_anchor_candidates(path, i)]
+
+
+def intra_nearest_lists(path, k, a, b, metric, scale):
+    """Each node's k nearest other nodes of the route (depot included), nearest first, ties by route order."""
+    local = path[:-1]
+    return {x: set(sorted((y for y in local if y != x),
+                          key=lambda y: (reference.point_distance(metric, scale, a[x], b[x], a[y], b[y]),
+                                         local.index(y)))[:k]) for x in local}
+
+
+def intra_improve(path, a, b, svc, spd, max_dur, metric, scale, max_passes, granular_k=0):
+    """The kernel's search written plainly, by full recomputation of every candidate path.
+
+    Per anchor the first best acceptable move; granular routes scan only moves whose new edges
+    join a node to one of its nearest nodes and skip anchors whose don't-look bits sleep; their
+    first don't-look optimum gets one full pass, later ones wake every bit.
+    """
+    path = list(path)
+    n = len(path) - 2
+    near = intra_nearest_lists(path, granular_k, a, b, metric, scale) if n > FULL_UPTO and granular_k > 0 else None
+    full = near is None
+    awake = set(path[1:-1])
+    sweep, checked = True, False
+    for _ in range(max_passes):
+        moved = False
+        for i in range(1, n + 1):
+            if not (full or path[i] in awake or path[i - 1] in awake):
+                continue
+            dist, dur = intra_figures(path, a, b, svc, spd, metric, scale)
+            best, best_move = -EPS, None
+            for new, touched, edges in intra_anchor_candidates(path, i):
+                if not full and not any(y in near[x] for x, y in edges):
+                    continue
+                nd, ndur = intra_figures(new, a, b, svc, spd, metric, scale)
+                ok = ndur <= max_dur - DUR_TOL or (ndur <= dur and dur > max_dur)
+                if nd - dist < best and ok:
+                    best, best_move = nd - dist, (new, touched)
+            if best_move is not None:
+                awake |= best_move[1] - {path[0]}
+                path, moved = best_move[0], True
+            elif not full:
+                awake.discard(path[i])
+        if moved:
+            full = sweep = near is None
+        elif sweep:
+            break
+        elif checked:
+            awake, sweep = set(path[1:-1]), True
+        else:
+            full = sweep = checked = True
+    return path
+
+
+@dataclass
+class InterInstance:
+    """Node arrays, padded routes and limits in the exact dtypes of the kernel API."""
+
+    routes: np.ndarray
+    route_len: np.ndarray
+    route_depot: np.ndarray
+    route_group: np.ndarray
+    neighbours: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    demand_kg: np.ndarray
+    demand_n: np.ndarray
+    service_s: np.ndarray
+    speed_kmh: np.ndarray
+    cap_kg: np.ndarray
+    cap_n: np.ndarray
+    max_duration_s: np.ndarray
+    metric: int
+    scale: float
+
+    def args(self) -> tuple:
+        return (self.routes, self.route_len, self.route_depot, self.route_group, self.neighbours, self.a,
+                self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh, self.cap_kg, self.cap_n,
+                self.max_duration_s, self.metric, self.scale)
+
+    def lists(self) -> list[list[int]]:
+        return [list(map(int, self.routes[r, : self.route_len[r]])) for r in range(len(self.route_len))]
+
+    def copy(self) -> "InterInstance":
+        return replace(self, routes=self.routes.copy(), route_len=self.route_len.copy())
+
+
+def inter_dist(inst: InterInstance, x: int, y: int) -> float:
+    return reference.point_distance(inst.metric, inst.scale, inst.a[x], inst.b[x], inst.a[y], inst.b[y])
+
+
+def inter_route_cost(inst: InterInstance, r: int, stops: list[int]) -> tuple[float, float, float, float]:
+    """(distance, duration, kg, parcels) of ``stops`` driven from and back to route r's depot."""
+    h = int(inst.route_depot[r])
+    path = [h, *stops, h] if stops else []
+    d = t = 0.0
+    for x, y in zip(path, path[1:]):
+        dd = inter_dist(inst, x, y)
+        d += dd
+        t += reference.leg_seconds(dd, inst.speed_kmh[x], inst.speed_kmh[y])
+    t += sum(inst.service_s[s] for s in stops)
+    return d, t, float(sum(inst.demand_kg[s] for s in stops)), float(sum(inst.demand_n[s] for s in stops))
+
+
+def inter_candidates(inst: InterInstance, u: int) -> list[tuple[float, tuple[int, int, int, int]]]:
+    """All feasible improving moves of stop u as (gain, (kind, r1, r2, q)), by full recomputation."""
+    lists = inst.lists()
+    where = {s: (r, k) for r, lst in enumerate(lists) for k, s in enumerate(lst)}
+    r1, i = where[u]
+    width = inst.routes.shape[1]
+    limits = (inst.cap_kg, inst.cap_n, inst.max_duration_s)
+
+    def judge(r2: int, new1: list[int], new2: list[int]) -> float | None:
+        if len(new1) > width or len(new2) > width:
+            return None
+        gain = 0.0
+        for r, new in ((r1, new1), (r2, new2)):
+            d0, t0, kg0, n0 = inter_route_cost(inst, r, lists[r])
+            d1, t1, kg1, n1 = inter_route_cost(inst, r, new)
+            for new_v, old_v, lim in ((kg1, kg0, limits[0][r]), (n1, n0, limits[1][r]), (t1, t0, limits[2][r])):
+                if not (new_v <= lim or new_v <= old_v):
+                    return None
+            gain += d0 - d1
+        return gain
+
+    out = []
+    a1 = lists[r1]
+    rest1 = a1[:i] + a1[i + 1:]
+    for v in inst.neighbours[u]:
+        v = int(v)
+        if v < 0 or v not in where:
+            continue
+        r2, j = where[v]
+        if r2 == r1 or inst.route_group[r2] != inst.route_group[r1]:
+            continue
+        a2 = lists[r2]
+        moves = [
+            ((RELOCATE, r2, j + 1), rest1, a2[: j + 1] + [u] + a2[j + 1:]),
+            ((RELOCATE, r2, j), rest1, a2[:j] + [u] + a2[j:]),
+            ((SWAP, r2, j), a1[:i] + [v] + a1[i + 1:], a2[:j] + [u] + a2[j + 1:]),
+        ]
+        if inst.route_depot[r1] == inst.route_depot[r2]:
+            moves += [
+                ((TAILS, r2, j + 1), a1[: i + 1] + a2[j + 1:], a2[: j + 1] + a1[i + 1:]),
+                ((TAILS, r2, j), a1[: i + 1] + a2[j:], a2[:j] + a1[i + 1:]),
+            ]
+        for (kind, rr, q), new1, new2 in moves:
+            gain = judge(r2, new1, new2)
+            if gain is not None and gain > inter.MIN_GAIN:
+                out.append((gain, (kind, r1, rr, q)))
+    empty = [r for r, lst in enumerate(lists) if not lst and inst.route_group[r] == inst.route_group[r1]]
+    if empty:
+        gain = judge(empty[0], rest1, [u])
+        if gain is not None and gain > inter.MIN_GAIN:
+            out.append((gain, (RELOCATE, r1, empty[0], 0)))
+    return out
+
+
+def disk_density(stops_cell: np.ndarray, n_parcels: np.ndarray) -> list[float]:
+    """Parcels in each stop's cell and ring-1 neighbours over their exact total area."""
+    per_cell: dict[int, int] = {}
+    for c, n in zip(stops_cell.tolist(), n_parcels.tolist()):
+        per_cell[c] = per_cell.get(c, 0) + n
+    out = []
+    for c in stops_cell.tolist():
+        disk = [h3.str_to_int(d) for d in h3.grid_disk(h3.int_to_str(c), 1)]
+        area = sum(h3.cell_area(h3.int_to_str(d), "km^2") for d in disk)
+        out.append(sum(per_cell.get(d, 0) for d in disk) / area)
+    return out
+
+
+def cvrp_cost(path: Path, routes: list[list[int]]) -> int:
+    """Cost straight from the file: CVRPLIB rounds every edge to the nearest integer."""
+    data = vrplib.read_instance(str(path), compute_edge_weights=False)
+    xy = data["node_coord"]
+    total = 0
+    for route in routes:
+        stops = [0, *route, 0]
+        for u, v in zip(stops, stops[1:]):
+            total += int(math.floor(math.hypot(*(xy[u] - xy[v])) + 0.5))
+    return total

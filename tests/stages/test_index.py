@@ -1,0 +1,117 @@
+"""Stage 2 (planner.index): stops from parcels, H3 cells, density and speed classes."""
+from __future__ import annotations
+
+
+import h3
+import numpy as np
+import pytest
+
+from tests.tables import parcels as parcels_table
+from planner.stages.index import build_stops, group_rows
+from planner.settings import ServiceSettings, Settings, SpeedSettings
+from tests import naive
+
+
+def test_coordinates_group_parcels_without_address() -> None:
+    table = parcels_table([40.0, 41.0, 40.0, -0.0, 0.0], [-100.0, -100.0, -100.0, 10.0, 10.0],
+                          tier=[2, 1, 0, 2, 2], weight=[1.5, 2.0, 3.0, 1.0, 1.0])
+    stops = build_stops(table, Settings())
+    assert stops.parcel_stop.dtype == np.int32
+    assert stops.parcel_stop.tolist() == [0, 1, 0, 2, 2]  # -0.0 and 0.0 are one place
+    assert stops.size == 3
+    assert stops.n_parcels.tolist() == [2, 1, 2]
+    assert stops.weight_kg.tolist() == [4.5, 2.0, 2.0]
+    assert stops.tier.tolist() == [0, 1, 2]
+    assert stops.lat.tolist() == [40.0, 41.0, -0.0]
+    assert stops.forced_hub.tolist() == [-1, -1, -1]
+
+
+def test_address_id_groups_parcels_and_takes_the_first_coordinates() -> None:
+    table = parcels_table([40.0, 40.001, 40.0, 40.0], [-100.0, -100.001, -100.0, -100.0],
+                          address=["a", "a", None, "b"])
+    stops = build_stops(table, Settings())
+    # same address, different coordinates: one stop at the first parcel's place;
+    # the parcel without an address is grouped by coordinates only
+    assert stops.parcel_stop.tolist() == [0, 0, 1, 2]
+    assert (stops.lat[0], stops.lon[0]) == (40.0, -100.0)
+    assert stops.n_parcels.tolist() == [2, 1, 1]
+
+
+def test_parcels_forced_onto_different_hubs_are_separate_stops() -> None:
+    table = parcels_table([40.0] * 5, [-100.0] * 5, address=["a", "a", "a", None, None], hub=[-1, 3, 3, 1, 2])
+    stops = build_stops(table, Settings())
+    assert stops.parcel_stop.tolist() == [0, 1, 1, 2, 3]
+    assert stops.forced_hub.tolist() == [-1, 3, 1, 2]
+    assert stops.n_parcels.tolist() == [1, 2, 1, 1]
+
+
+def test_group_rows_numbers_groups_by_first_row(rng: np.random.Generator) -> None:
+    keys = (rng.integers(0, 3, 200), rng.integers(0, 4, 200))
+    group, first = group_rows(*keys)
+    pairs = list(zip(*(k.tolist() for k in keys)))
+    naive: dict[tuple[int, int], int] = {}
+    expected = [naive.setdefault(p, len(naive)) for p in pairs]
+    assert group.tolist() == expected
+    assert first.tolist() == [pairs.index(p) for p in naive]
+
+
+def test_h3_cells_match_h3_latlng_to_cell(rng: np.random.Generator) -> None:
+    lat, lon = rng.uniform(-80, 80, 300), rng.uniform(-180, 180, 300)
+    for res in (5, 8):
+        stops = build_stops(parcels_table(lat, lon), Settings(h3_resolution=res))
+        expected = [h3.str_to_int(h3.latlng_to_cell(a, b, res)) for a, b in zip(lat, lon)]
+        assert stops.cell.dtype == np.int64
+        assert stops.cell.tolist() == expected
+
+
+
+
+def test_density_counts_the_cell_and_its_ring_1_neighbours(rng: np.random.Generator) -> None:
+    res = 8
+    centre = h3.latlng_to_cell(40.0, -100.0, res)
+    ring1 = h3.grid_ring(centre, 1)
+    ring2 = h3.grid_ring(centre, 2)
+    places = [h3.cell_to_latlng(c) for c in [centre, ring1[0], ring1[3], ring2[0]]]
+    counts = [5, 2, 1, 7]
+    lat = [p[0] for p, n in zip(places, counts) for _ in range(n)]
+    lon = [p[1] for p, n in zip(places, counts) for _ in range(n)]
+    stops = build_stops(parcels_table(lat, lon), Settings(h3_resolution=res))
+    area = 7 * h3.cell_area(centre, "km^2")
+    assert stops.density[0] == pytest.approx((5 + 2 + 1) / area, rel=1e-2)  # ring 2 is not counted
+    assert stops.density == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels), rel=1e-2)
+    # random clustered points, against the naive reference
+    lat = np.round(rng.normal(40.0, 0.02, 400), 3)
+    lon = np.round(rng.normal(-100.0, 0.02, 400), 3)
+    stops = build_stops(parcels_table(lat, lon), Settings(h3_resolution=res))
+    assert stops.density == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels), rel=1e-2)
+
+
+def test_speed_classes_follow_density_thresholds() -> None:
+    # 40 parcels at one place, 4 at another, 1 far away: three density classes
+    lat = [40.0] * 40 + [42.0] * 4 + [44.0]
+    lon = [-100.0] * 45
+    base = build_stops(parcels_table(lat, lon), Settings())
+    d = base.density
+    speeds = SpeedSettings(urban_kmh=20.0, suburban_kmh=40.0, rural_kmh=70.0,
+                           urban_density=float(d[0]), suburban_density=float(d[1]))
+    settings = Settings(speeds=speeds, service=ServiceSettings(stop_s=30.0, parcel_s=10.0))
+    stops = build_stops(parcels_table(lat, lon), settings)
+    assert stops.speed_kmh.tolist() == [20.0, 40.0, 70.0]
+    assert stops.service_s.tolist() == [30.0 + 10.0 * 40, 30.0 + 10.0 * 4, 30.0 + 10.0]
+
+
+def test_empty_parcels_give_no_stops() -> None:
+    stops = build_stops(parcels_table([], []), Settings())
+    assert stops.size == 0 and stops.parcel_stop.size == 0 and stops.cell.dtype == np.int64
+
+
+def test_stops_are_deterministic(rng: np.random.Generator) -> None:
+    lat = np.round(rng.uniform(40, 40.1, 500), 2)
+    lon = np.round(rng.uniform(-100, -99.9, 500), 2)
+    address = [f"a{i}" if i % 3 else None for i in rng.integers(0, 50, 500)]
+    one = build_stops(parcels_table(lat, lon, address=address), Settings())
+    two = build_stops(parcels_table(lat, lon, address=address), Settings())
+    for name in ("parcel_stop", "lat", "lon", "n_parcels", "cell", "density"):
+        assert np.array_equal(getattr(one, name), getattr(two, name))
+    # stops are numbered by their first parcel
+    assert np.all(np.diff(np.unique(one.parcel_stop, return_index=True)[1]) > 0)

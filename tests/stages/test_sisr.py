@@ -1,0 +1,182 @@
+"""The route-quality engine on great-circle hubs: constraints hold, distance never grows, runs repeat."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kernels import GREAT_CIRCLE
+from kernels._scalar import reference as scalar
+from planner.device import Compute
+from planner.model import Hubs, Nodes, RouteSet
+from planner.settings import ImproveSettings
+from planner.stages.neighbours import neighbour_lists
+from planner.stages.sisr import search
+
+CIRCUITY = 1.3
+CAP_KG = 120.0
+CAP_N = 10.0
+SHIFT_S = 3 * 3600.0
+HUBS = np.array([[40.70, -74.00], [40.95, -73.60], [40.45, -74.40]])
+
+
+def _legs(nodes: Nodes, route: np.ndarray, depot: int) -> tuple[float, float]:
+    """(km, seconds incl. service) of depot -> route -> depot, from the reference scalar cores."""
+    seq = [depot, *route.tolist(), depot]
+    km = sec = 0.0
+    for u, v in zip(seq, seq[1:]):
+        d = CIRCUITY * scalar.haversine_km(nodes.a[u], nodes.b[u], nodes.a[v], nodes.b[v])
+        km += d
+        sec += scalar.leg_seconds(d, nodes.speed_kmh[u], nodes.speed_kmh[v]) + nodes.service_s[v]
+    return km, sec
+
+
+def _instance(seed: int, per_hub: int = 45) -> tuple[Nodes, RouteSet]:
+    """Stops around three hubs and greedy feasible routes (angular order, cut when a limit would break)."""
+    rng = np.random.default_rng(seed)
+    h = HUBS.shape[0]
+    hub_of = np.repeat(np.arange(h), per_hub)
+    n = hub_of.size
+    lat = HUBS[hub_of, 0] + rng.normal(0, 0.08, n)
+    lon = HUBS[hub_of, 1] + rng.normal(0, 0.10, n)
+    nodes = Nodes(a=np.concatenate([lat, HUBS[:, 0]]), b=np.concatenate([lon, HUBS[:, 1]]),
+                  demand_kg=np.concatenate([rng.uniform(1, 40, n), np.zeros(h)]),
+                  demand_n=np.concatenate([rng.integers(1, 4, n).astype(float), np.zeros(h)]),
+                  service_s=np.concatenate([rng.uniform(60, 240, n), np.zeros(h)]),
+                  speed_kmh=np.concatenate([rng.choice([22.0, 38.0, 60.0], n), np.full(h, 38.0)]), n_stops=n)
+    rows, hubs = [], []
+    for g in range(h):
+        stops = np.flatnonzero(hub_of == g)
+        stops = stops[np.argsort(np.arctan2(lat[stops] - HUBS[g, 0], lon[stops] - HUBS[g, 1]))]
+        cur: list[int] = []
+        for s in stops:
+            trial = np.array(cur + [s])
+            if (nodes.demand_kg[trial].sum() > CAP_KG or nodes.demand_n[trial].sum() > CAP_N
+                    or _legs(nodes, trial, n + g)[1] > SHIFT_S):
+                rows.append(cur)
+                hubs.append(g)
+                cur = []
+            cur.append(int(s))
+        rows.append(cur)
+        hubs.append(g)
+    width = max(len(r) for r in rows)
+    padded = np.full((len(rows), width), -1, np.int32)
+    for i, r in enumerate(rows):
+        padded[i, : len(r)] = r
+    return nodes, RouteSet(padded, np.array([len(r) for r in rows], np.int32), np.array(hubs, np.int32))
+
+
+COMPUTE = Compute.open("cpu", GREAT_CIRCLE, CIRCUITY)
+
+
+def _hubs(vehicles: np.ndarray | None = None) -> Hubs:
+    h = HUBS.shape[0]
+    return Hubs(hub_id=np.array([f"h{i}" for i in range(h)], dtype=object), operator=np.array(["usps"] * h, object),
+                lat=HUBS[:, 0].copy(), lon=HUBS[:, 1].copy(),
+                vehicles=np.full(h, 1000, np.int32) if vehicles is None else vehicles.astype(np.int32),
+                capacity_kg=np.full(h, CAP_KG), capacity_parcels=np.full(h, CAP_N), shift_s=np.full(h, SHIFT_S),
+                daily_capacity=np.full(h, 10**9, np.int64))
+
+
+def _run(nodes: Nodes, routes: RouteSet, seed: int, per_stop: float, vehicles: np.ndarray | None = None,
+         seconds: float = 60.0) -> RouteSet:
+    settings = ImproveSettings(search_neighbours=20)
+    out, _, _ = search(routes, nodes, _hubs(vehicles), COMPUTE, settings, seconds, seed, np.arange(HUBS.shape[0]),
+                       per_stop)
+    return out
+
+
+def _group_km(nodes: Nodes, routes: RouteSet) -> np.ndarray:
+    km = np.zeros(HUBS.shape[0])
+    for r in range(routes.size):
+        km[routes.route_hub[r]] += _legs(nodes, routes.routes[r, : routes.route_len[r]],
+                                         nodes.n_stops + routes.route_hub[r])[0]
+    return km
+
+
+def _assert_feasible(nodes: Nodes, before: RouteSet, after: RouteSet) -> None:
+    hub_before = np.full(nodes.n_stops, -1)
+    for r in range(before.size):
+        hub_before[before.routes[r, : before.route_len[r]]] = before.route_hub[r]
+    seen = np.zeros(nodes.n_stops, int)
+    for r in range(after.size):
+        route = after.routes[r, : after.route_len[r]]
+        assert route.size > 0 and np.all(after.routes[r, after.route_len[r]:] == -1)
+        assert np.all(hub_before[route] == after.route_hub[r]), "a stop changed hub"
+        assert nodes.demand_kg[route].sum() <= CAP_KG
+        assert nodes.demand_n[route].sum() <= CAP_N
+        assert _legs(nodes, route, nodes.n_stops + after.route_hub[r])[1] <= SHIFT_S
+        seen[route] += 1
+    assert np.all(seen == 1), "every stop exactly once"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_search_keeps_constraints_and_never_worsens(seed: int) -> None:
+    nodes, routes = _instance(seed)
+    out = _run(nodes, routes, seed, per_stop=66)
+    _assert_feasible(nodes, routes, out)
+    before, after = _group_km(nodes, routes), _group_km(nodes, out)
+    assert np.all(after <= before + 1e-6)
+    assert after.sum() < 0.97 * before.sum()  # greedy angular routes leave a lot to gain
+
+
+def test_search_respects_the_fleet_limit() -> None:
+    nodes, routes = _instance(3)
+    vehicles = np.bincount(routes.route_hub)
+    out = _run(nodes, routes, 3, per_stop=45, vehicles=vehicles)
+    _assert_feasible(nodes, routes, out)
+    assert np.all(np.bincount(out.route_hub, minlength=3) <= np.bincount(routes.route_hub))
+
+
+def test_search_is_deterministic_and_longer_is_never_worse() -> None:
+    nodes, routes = _instance(4, per_hub=30)
+    a, b = _run(nodes, routes, 9, 33), _run(nodes, routes, 9, 33)
+    np.testing.assert_array_equal(a.routes, b.routes)
+    km = [_group_km(nodes, _run(nodes, routes, 9, k)) for k in (2, 13, 33, 83)]
+    for shorter, longer in zip(km, km[1:]):
+        assert np.all(longer <= shorter + 1e-9)
+
+
+def test_zero_budget_returns_the_input_distance() -> None:
+    nodes, routes = _instance(5, per_hub=10)
+    out = _run(nodes, routes, 0, per_stop=0)
+    _assert_feasible(nodes, routes, out)
+    assert math.isclose(_group_km(nodes, out).sum(), _group_km(nodes, routes).sum())
+
+
+def test_neighbour_lists_are_the_nearest_other_points() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(40, 41, 60), rng.uniform(-74, -73, 60)
+    nbr = neighbour_lists(COMPUTE.embed(a, b), 5)
+    d = np.array([[scalar.haversine_km(a[i], b[i], a[j], b[j]) for j in range(60)] for i in range(60)])
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_array_equal(nbr, np.argsort(d, axis=1)[:, :5])
+
+
+def test_search_distances_match_the_haversine_reference() -> None:
+    from kernels.cpu import sisr
+
+    rng = np.random.default_rng(1)
+    n = 50
+    node = np.column_stack([rng.uniform(25, 48, n + 1), rng.uniform(-124, -67, n + 1), np.zeros((n + 1, 4))])
+    ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
+    nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 7)
+    nd = sisr.neighbour_distances(ready, nbr, GREAT_CIRCLE, CIRCUITY)
+    ref = np.array([[CIRCUITY * scalar.haversine_km(*node[i, :2], *node[j, :2]) for j in nbr[i]] for i in range(n)])
+    np.testing.assert_allclose(nd, ref, rtol=1e-12)
+    depot = [CIRCUITY * scalar.haversine_km(*node[n, :2], *node[i, :2]) for i in range(n + 1)]
+    np.testing.assert_allclose(ready[:, sisr.DEPOT], depot, rtol=1e-12, atol=1e-12)
+
+
+def test_search_iterations_follow_the_budget() -> None:
+    from planner.errors import SettingsError
+
+    fixed = ImproveSettings(search_iterations_per_stop=4.0)
+    assert fixed.budget(30.0, 1000).sisr_per_stop == 4.0
+    timed = ImproveSettings(search_iterations_per_stop=4.0, search_iterations_per_s=2000.0)
+    assert timed.budget(30.0, 1000).sisr_per_stop == 60.0  # 60,000 iterations shared by 1,000 stops
+    assert timed.budget(1.0, 1000).sisr_per_stop == 4.0  # never below the fixed count
+    assert timed.budget(30.0, 0).sisr_per_stop == 60_000.0
+    with pytest.raises(SettingsError, match="search_iterations_per_s"):
+        ImproveSettings(search_iterations_per_s=-1.0)
