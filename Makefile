@@ -12,11 +12,11 @@ RUN_DIR ?= runs/demo
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[report]'
+	$(PY) -m pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[report,dist]' pytest hypothesis duckdb
+	$(PY) -m pip install -q -e '.[dist]' pytest hypothesis duckdb ruff mypy
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,6 +34,8 @@ run: plan
 # CPU tests in one process; CUDA kernels in Numba's simulator in another
 # (NUMBA_ENABLE_CUDASIM must be set before numba is first imported).
 test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest tests
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cuda -p no:cacheprovider -o addopts=-q
 

@@ -19,9 +19,10 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,8 +123,7 @@ def _ckdtree(k: int) -> Callable[[int, np.random.Generator], Runner]:
         (qa, qb), (ha, hb) = us_points(rng, n), us_points(rng, HUBS)
 
         def xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-            p, l = np.radians(lat), np.radians(lon)
-            return np.stack([np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)], axis=1)
+            return api.unit_vectors(lat, lon)
 
         def run() -> tuple[np.ndarray, np.ndarray]:
             chord, idx = cKDTree(xyz(ha, hb)).query(xyz(qa, qb), k=k, workers=-1)

@@ -11,7 +11,8 @@ works on its own copy of the routes so repeats start from the same tours.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

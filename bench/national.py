@@ -45,12 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._env import environment  # noqa: E402
-
-from kernels._scalar import EARTH_RADIUS_KM, reference as scalar  # noqa: E402
+from kernels._scalar import EARTH_RADIUS_KM  # noqa: E402
+from kernels._scalar import reference as scalar  # noqa: E402
 from planner.settings import Settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-STAGES = ("validate", "index", "assign", "route", "improve", "schedule", "tables")
+STAGES = ("compile", "validate", "index", "assign", "route", "improve", "schedule", "tables")
 #: hexroute's settings for the per-hub plans of the quality check; the improve budget is added by
 #: :func:`hub_settings`
 HUB_SETTINGS: dict[str, Any] = {"seed": 1, "backend": "cpu", "improve": {"search_iterations_per_s": 10_000.0}}
@@ -327,9 +327,11 @@ def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
                      + f" | {rate} | {rss} | {s['totals']['routes']:,} | {s['totals']['distance_km']:,.0f} |")
     device = [s for s in sizes if s.get("device_memory")]
     if device:
-        lines += ["", "| parcels | peak device memory GB | host->device GB | device->host GB |", "|---:|---:|---:|---:|"]
+        lines += ["", "| parcels | peak device memory GB | host->device GB | device->host GB |",
+                  "|---:|---:|---:|---:|"]
         for s in device:
-            moved = {way: sum(stage[way] for stage in s["transfers"].values()) / 1e9 for way in ("h2d_bytes", "d2h_bytes")}
+            moved = {way: sum(stage[way] for stage in s["transfers"].values()) / 1e9 for way in ("h2d_bytes",
+                                                                                                 "d2h_bytes")}
             lines.append(f"| {s['parcels']:,} | {s['device_memory']['peak_bytes'] / 1e9:.2f} | "
                          f"{moved['h2d_bytes']:.2f} | {moved['d2h_bytes']:.2f} |")
     if hubs:
@@ -341,8 +343,8 @@ def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
             ok = " / ".join("yes" if h[f"{who}_check"]["feasible"] else "NO" for who in ("hexroute", "pyvrp"))
             lines.append(f"| {h['hub']} | {h['stops']:,} | {h['vehicles']} | {h['hexroute_km']:,.1f} | "
                          f"{h['hexroute_routes']} | {h['hexroute_s']:.1f} | {h['pyvrp_km']:,.1f} | "
-                         f"{h['pyvrp_routes']} | {h['pyvrp_s']:.0f} | {h['pyvrp_cpu_s']:.0f} | {ok} | {h['ratio']:.3f} | "
-                         f"{h['national_km']:,.1f} | {h['national_ratio']:.3f} |")
+                         f"{h['pyvrp_routes']} | {h['pyvrp_s']:.0f} | {h['pyvrp_cpu_s']:.0f} | {ok} | "
+                         f"{h['ratio']:.3f} | {h['national_km']:,.1f} | {h['national_ratio']:.3f} |")
         lines.append(f"\nmean hexroute / PyVRP: {statistics.mean(h['ratio'] for h in hubs):.3f} per-hub plans, "
                      f"{statistics.mean(h['national_ratio'] for h in hubs):.3f} national plan")
         gap = {who: max(abs(h[f"{who}_km"] - h[f"{who}_reported_km"]) for h in hubs) for who in ("hexroute", "pyvrp")}

@@ -19,8 +19,8 @@ Times
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 GREAT_CIRCLE = 0
 EUCLID = 1

@@ -13,7 +13,7 @@ between kernels; on the CPU they are NumPy's own (``to_device`` passes through).
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -22,12 +22,13 @@ import numpy as np
 from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
-__all__ = ["copy", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info", "memory_pool", "nearest_hubs",
-           "node_distances", "pair_distances", "route_lengths", "route_counts", "rows_differ", "sisr_params", "sisr_search", "split_tours",
-           "to_device", "to_host", "transfers", "unit_vectors"]
+__all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
+           "memory_pool", "nearest_hubs", "node_distances", "pair_distances", "route_counts", "route_lengths",
+           "rows_differ", "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers",
+           "unit_vectors", "warm_up"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module(family: str, backend: str) -> ModuleType:
     """The kernel module for ``family`` on ``backend``, checking once that CUDA is usable."""
     if backend not in ("cpu", "cuda"):
@@ -46,8 +47,6 @@ def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int = GREAT_CIRCL
 def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
                    *, backend: str = "cpu") -> Any:
     """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b): float64[n], coordinates read where they lie."""
-    if backend == "cpu":  # the same numbers as pair_distances on the gathered coordinates
-        return pair_distances(a[frm], b[frm], a[to], b[to], metric, scale)
     return _module("distance", backend).node_distances(frm, to, a, b, metric, scale)
 
 
@@ -86,7 +85,8 @@ def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any,
 def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
                  service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
                  metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
-    """Routes a next-fit cut of each giant tour needs (int32[T], -1 if a stop fits no route): Split's fleet test in O(n)."""
+    """Routes a next-fit cut of each giant tour needs (int32[T], -1 if a stop fits no route): Split's fleet test in
+    O(n)."""
     return _module("split", backend).route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
                                                   service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale)
 
@@ -109,10 +109,17 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
                   demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any,
                   max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_rounds: int = 100,
                   *, backend: str = "cpu") -> int:
-    """Relocate / swap / 2-opt* between routes of one group over granular neighbours, in place; returns moves applied."""
+    """Relocate / swap / 2-opt* between routes of one group over granular neighbours, in place; returns moves
+    applied."""
     return _module("inter", backend).improve_inter(routes, route_len, route_depot, route_group, neighbours, a, b,
                                                    demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                                    max_duration_s, metric, scale, max_rounds)
+
+
+def fill_arcs(arc_stop: Any, arc_hub: Any, arc_share: Any, share: Any, stop_n: Any, stop_kg: Any, rem_n: Any,
+              rem_kg: Any, stop_hub: Any, *, backend: str = "cpu") -> None:
+    """The assignment's sequential rounding step, in place, on the host (see :func:`kernels.cpu.assign.fill_arcs`)."""
+    _module("assign", "cpu").fill_arcs(arc_stop, arc_hub, arc_share, share, stop_n, stop_kg, rem_n, rem_kg, stop_hub)
 
 
 def sisr_search(node: Any, neighbours: Any, flat: Any, ptr: Any, limits: tuple[float, float, float, float],
@@ -151,6 +158,70 @@ def fit_group_stops(group_stops: int, free_bytes: int | None, neighbours: int, r
     per_stop = DEVICE_BYTES_PER_STOP + DEVICE_BYTES_PER_NEIGHBOUR * int(neighbours)
     fits = int((free_bytes * share - reserved_bytes) // per_stop)
     return max(1, min(group_stops, fits))
+
+
+_WARM: set[str] = set()
+
+
+def warm_up(*, backend: str = "cpu") -> bool:
+    """Compile (or load from Numba's cache) every kernel the planner calls, on a tiny problem.
+
+    The planner calls this before any stage clock starts, so that compilation never counts against a
+    stage's work or time; the tiny inputs have the dtypes and layouts the drivers pass, so the
+    specialisations compiled here are the ones the real calls use. Done once per process and backend;
+    returns whether this call did the work.
+    """
+    if backend in _WARM:
+        return False
+    n = 8
+    rng = np.random.default_rng(0)
+    a = np.concatenate([40.0 + 0.01 * rng.random(n), [40.0]])
+    b = np.concatenate([-74.0 + 0.01 * rng.random(n), [-74.0]])
+    kg, pn = np.r_[np.ones(n), 0.0], np.r_[np.ones(n), 0.0]
+    svc, spd = np.r_[np.full(n, 60.0), 0.0], np.full(n + 1, 30.0)
+    stops = np.arange(n, dtype=np.int32)
+    depot = np.array([n], np.int32)
+    one = np.ones(1)
+    to_host(pair_distances(a, b, a[::-1].copy(), b[::-1].copy(), GREAT_CIRCLE, 1.3, backend=backend))
+    to_host(node_distances(to_device(stops, np.int32, backend=backend), to_device(stops[::-1].copy(), np.int32,
+                                                                                   backend=backend),
+                           to_device(a, np.float64, backend=backend), to_device(b, np.float64, backend=backend),
+                           GREAT_CIRCLE, 1.3, backend=backend))
+    to_host(unit_vectors(a, b, backend=backend))
+    unit_vectors(a, b, backend="cpu")  # the host embedding for k-d trees
+    to_host(hilbert_keys(a, b, 39.0, 41.0, -75.0, -73.0, backend=backend))
+    for k in (1, 4):
+        to_host(nearest_hubs(a[:n], b[:n], a[:3], b[:3], k, GREAT_CIRCLE, 1.3, backend=backend)[0])
+    ptr = np.array([0, n], np.int64)
+    to_host(split_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one,
+                        np.array([2], np.int32), GREAT_CIRCLE, 1.3, backend=backend)[1])  # fleet-limited: layers
+    to_host(route_counts(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
+                         1.3, backend=backend))
+    routes = np.full((2, n), -1, np.int32)
+    routes[0, :4], routes[1, :4] = stops[:4], stops[4:]
+    lens, depots, groups = np.full(2, 4, np.int32), np.full(2, n, np.int32), np.zeros(2, np.int32)
+    work = to_device(routes, np.int32, backend=backend)
+    work_len = to_device(lens, np.int32, backend=backend)
+    node_args = [to_device(x, np.float64, backend=backend) for x in (a, b, svc, spd, np.full(2, 1e4))]
+    improve_intra(work, work_len, to_device(depots, np.int32, backend=backend), *node_args, GREAT_CIRCLE, 1.3, 10, 4,
+                  rows=to_device(np.arange(2, dtype=np.int32), np.int32, backend=backend), backend=backend)
+    neighbours = np.full((n + 1, 3), -1, np.int32)
+    neighbours[:n] = (np.arange(n)[:, None] + np.arange(1, 4)) % n
+    args = [to_device(x, np.int32, backend=backend) for x in (depots, groups, neighbours)]
+    args += [to_device(x, np.float64, backend=backend) for x in (a, b, kg, pn, svc, spd)]
+    limits = [to_device(x, np.float64, backend=backend) for x in (np.full(2, 5.0), np.full(2, 5.0), np.full(2, 1e4))]
+    improve_inter(work, work_len, *args, *limits, GREAT_CIRCLE, 1.3, 3, backend=backend)
+    to_host(rows_differ(work, copy(work, backend=backend), backend=backend))
+    node = np.column_stack([a, b, kg, pn, svc, spd])
+    params = sisr_params(avg_removed=3.0, max_string=3.0, split_rate=0.5, split_depth=0.01, blink=0.01, t0=0.4,
+                         tf=0.004, cycle_per_stop=2.0, max_iterations_per_stop=4, chunk=8)
+    z = np.zeros(1)
+    fill_arcs(np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64), np.ones(1), z, z, z.copy(),
+              z.copy(), np.full(1, -1, np.int32))
+    sisr_search(node, neighbours[:n], stops, np.array([0, 4, n], np.int64), (5.0, 5.0, 1e4, 3.0), GREAT_CIRCLE, 1.3,
+                params, 1, 16, 60.0, False)
+    _WARM.add(backend)
+    return True
 
 
 def to_device(x: Any, dtype: Any, *, backend: str = "cpu") -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from planner import __version__
 from planner.errors import HexrouteError
@@ -22,7 +22,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         if "(default" in text or action.default in (None, argparse.SUPPRESS) or action.option_strings == []:
             return text
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or text
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

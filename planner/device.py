@@ -97,6 +97,10 @@ class Compute:
             self._held.update(nodes=nodes, kernel=KernelNodes(*arrays))
         return self._held["kernel"]
 
+    def warm_up(self) -> bool:
+        """Compile (or load from the cache) every kernel, before any stage clock starts (see kernels.api.warm_up)."""
+        return api.warm_up(backend=self.name)
+
     # ---------------------------------------------------------------- geometry
 
     def pair_distances(self, a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
@@ -135,14 +139,24 @@ class Compute:
 
     def split_tours(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s, max_routes):
         """Optimal cut of each giant tour into feasible routes: (route_start, tour_cost)."""
-        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, *self.resident(nodes).args(), cap_kg, cap_n,
-                                      max_duration_s, max_routes, self.metric, self.scale, backend=self.name)
+        kn = self.resident(nodes)
+        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
+                                      kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, max_routes,
+                                      self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
     def route_counts(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s) -> np.ndarray:
         """Routes a next-fit cut of each tour needs (-1 when a stop fits no route)."""
-        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, *self.resident(nodes).args(), cap_kg,
-                                          cap_n, max_duration_s, self.metric, self.scale, backend=self.name))
+        kn = self.resident(nodes)
+        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
+                                          kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, self.metric,
+                                          self.scale, backend=self.name))
+
+    def fill_arcs(self, arc_stop: np.ndarray, arc_hub: np.ndarray, arc_share: np.ndarray, share: np.ndarray,
+                  stop_n: np.ndarray, stop_kg: np.ndarray, rem_n: np.ndarray, rem_kg: np.ndarray,
+                  stop_hub: np.ndarray) -> None:
+        """The assignment's sequential rounding, in place, on the host (kernels.cpu.assign)."""
+        api.fill_arcs(arc_stop, arc_hub, arc_share, share, stop_n, stop_kg, rem_n, rem_kg, stop_hub)
 
     def local_search(self, routes, route_len, route_depot, route_group, neighbours, nodes, cap_kg, cap_n,
                      max_duration_s) -> "LocalSearch":
@@ -209,9 +223,10 @@ class LocalSearch:
         """Relocate / swap / 2-opt* between routes of a group: (moves applied, bool[R] rows changed)."""
         c = self._compute
         before = api.copy(self.routes, backend=c.name)
-        applied = api.improve_inter(self.routes, self.route_len, self._depot, self._group, self._neighbours,
-                                    *self._nodes.args(), self._cap_kg, self._cap_n, self._max_s, c.metric, c.scale,
-                                    max_rounds, backend=c.name)
+        kn = self._nodes
+        applied = api.improve_inter(self.routes, self.route_len, self._depot, self._group, self._neighbours, kn.a, kn.b,
+                                    kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, self._cap_kg, self._cap_n,
+                                    self._max_s, c.metric, c.scale, max_rounds, backend=c.name)
         return int(applied), to_numpy(api.rows_differ(self.routes, before, backend=c.name))
 
     def lengths(self) -> np.ndarray:

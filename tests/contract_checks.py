@@ -11,7 +11,6 @@ import pyarrow as pa
 from planner.contract.schemas import TIERS
 from tests import naive
 
-EARTH_KM = 6371.0088
 CAPACITY_REASONS_KEYWORDS = ("capacity", "full")
 
 

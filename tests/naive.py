@@ -20,6 +20,7 @@ from kernels.core import inter
 from kernels.core.hilbert import CELLS, LAST_CELL
 from kernels.core.inter import RELOCATE, SWAP, TAILS
 from kernels.core.intra import DUR_TOL, EPS, FULL_UPTO, OR_MAX
+
 # the k-nearest reference ranks by the kernels' own distances, so that it tests the search, not the formula
 from kernels.cpu.distance import pair_distances
 
@@ -114,7 +115,8 @@ def split_fewest_routes(tour, depot, nodes, cap_kg, cap_n, max_dur, metric, scal
         bounds = [0] + [p + 1 for p in range(n - 1) if cuts[p]] + [n]
         ok = all(
             f[2] <= cap_kg and f[3] <= cap_n and f[1] <= max_dur
-            for f in (split_route_figures(tour[lo:hi], depot, nodes, metric, scale) for lo, hi in zip(bounds, bounds[1:]))
+            for f in (split_route_figures(tour[lo:hi], depot, nodes, metric, scale) for lo, hi in zip(bounds,
+                                                                                                      bounds[1:]))
         )
         if ok and (best < 0 or len(bounds) - 1 < best):
             best = len(bounds) - 1
@@ -156,11 +158,6 @@ def intra_anchor_candidates(path, i):
                 out.append((rest[:pos] + (seg[::-1] if rev else seg) + rest[pos:], touched,
                             ((first, path[u]), (last, path[u + 1]))))
     return out
-
-
-def intra_anchor_moves(path, i):
-    """Every candidate move of anchor ``i``, in the kernel's candidate-index order, as new paths."""
-    return [new for new, _, _ in intra_anchor_candidates(path, i)]
 
 
 def intra_nearest_lists(path, k, a, b, metric, scale):

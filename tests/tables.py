@@ -1,7 +1,7 @@
 """Normalised input tables, as planner.io hands them to the index and assign stages."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa

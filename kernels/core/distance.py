@@ -6,8 +6,8 @@ decorator and the scalar cores, so the CUDA kernels in
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 

@@ -8,8 +8,8 @@ per-point body is built by :func:`build_elements` so that the CUDA kernel in
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 

@@ -38,8 +38,9 @@ for a route already over it, not larger than before.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numba import njit

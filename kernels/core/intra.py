@@ -40,8 +40,8 @@ The per-route bodies are built by :func:`build_intra_core`, so
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 

@@ -46,8 +46,9 @@ decorator, so :mod:`kernels.cuda.nearest` runs the same code, one thread per que
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange

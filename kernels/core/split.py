@@ -24,8 +24,8 @@ decorator, so :mod:`kernels.cuda.split` runs exactly the same arithmetic.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 
@@ -68,7 +68,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
                 tt[p] = 0.0
 
     @jit
-    def relax_bellman(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, cap_kg, cap_n, max_dur):  # type: ignore[no-untyped-def]
+    def relax_bellman(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, cap_kg, cap_n,
+                      max_dur):  # type: ignore[no-untyped-def]
         """``out[j] = min_i prev[i] + cost(route i..j-1)`` over feasible routes; ``prev`` may be ``out``."""
         n = nodes.shape[0]
         for i in range(n):
@@ -124,12 +125,14 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
                     pred[j] = k
 
     @jit
-    def relax(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n, max_dur, deque):  # type: ignore[no-untyped-def]
+    def relax(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n,
+              max_dur, deque):  # type: ignore[no-untyped-def]
         """One DP layer: the linear window when the tour has no shift limit, else Bellman."""
         if max_dur == math.inf:
             relax_window(prev, out, pred, nodes.shape[0], d0, dsum, qkg, qn, cap_kg, cap_n, deque)
         else:
-            relax_bellman(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, cap_kg, cap_n, max_dur)
+            relax_bellman(prev, out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, cap_kg,
+                          cap_n, max_dur)
 
     @jit
     def count_routes(pred, n):  # type: ignore[no-untyped-def]
@@ -178,7 +181,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return ws[s * (n + 1):(s + 1) * (n + 1)]
 
     @jit
-    def split_unlimited(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, fws, iws, start):  # type: ignore[no-untyped-def]
+    def split_unlimited(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur,
+                        max_routes, metric, scale, fws, iws, start):  # type: ignore[no-untyped-def]
         """Unlimited-fleet Split of one tour: (cost, needs_layers).
 
         ``fws`` holds FLOAT_SLOTS * (n + 1) float64 and ``iws`` INT_SLOTS * (n + 1)
@@ -205,7 +209,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         deque = slot(iws, n, 1)
         tour_legs(nodes, depot, a, b, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg, qn)
         init_layer(v, 0.0)
-        relax(v, v, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n, max_dur, deque)
+        relax(v, v, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n,
+              max_dur, deque)
         if v[n] == math.inf:
             return math.inf, False
         if count_routes(pred, n) > max_routes:
@@ -236,7 +241,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             out = slot(vk, n, k)
             init_layer(out, math.inf)
             pred = slot(pk, n, k)
-            relax(slot(vk, n, k - 1), out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n, max_dur, deque)
+            relax(slot(vk, n, k - 1), out, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg,
+                  qn, cap_kg, cap_n, max_dur, deque)
             if out[n] < best:
                 best = out[n]
                 best_k = k
@@ -249,8 +255,10 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return cut_cost(start, dd, d0)
 
     @jit
-    def greedy_count(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, metric, scale, fws):  # type: ignore[no-untyped-def]
-        """Routes a next-fit cut of one tour needs (each route as long as it stays feasible); -1 if a stop fits no route.
+    def greedy_count(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, metric,
+                     scale, fws):  # type: ignore[no-untyped-def]
+        """Routes a next-fit cut of one tour needs (each route as long as it stays feasible); -1 if a stop fits no
+        route.
 
         When a route that is feasible stays feasible with its first or last stop
         removed (always for capacities; for shifts up to the asymmetry of

@@ -1,12 +1,12 @@
-"""Distances from coordinates on the CPU: elementwise pairs and whole route lengths (bodies in :mod:`kernels.core.distance`)."""
+"""Distances from coordinates on the CPU: elementwise pairs and whole route lengths (bodies in
+:mod:`kernels.core.distance`)."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from kernels.core.distance import build_elements, check_pairs, check_points, check_routes
 from kernels.core import host as _core
-
+from kernels.core.distance import build_elements, check_pairs, check_points, check_routes
 
 _elements = build_elements(njit(inline="always", cache=True), _core)
 _route_length = _elements.route_length
@@ -18,6 +18,12 @@ _embed = _core.embed
 def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in prange(out.shape[0]):
         out[i] = _point_distance(metric, scale, a1[i], b1[i], a2[i], b2[i])
+
+
+@njit(parallel=True, cache=True)
+def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+    for i in prange(out.shape[0]):
+        out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
 
 
 @njit(parallel=True, cache=True)
@@ -71,6 +77,18 @@ def route_lengths(
         np.ascontiguousarray(a, np.float64), np.ascontiguousarray(b, np.float64),
         int(metric), float(scale), out,
     )
+    return out
+
+
+def node_distances(frm: np.ndarray, to: np.ndarray, a: np.ndarray, b: np.ndarray, metric: int,
+                   scale: float) -> np.ndarray:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) (float64[n]), read by node id."""
+    if frm.shape != to.shape or frm.ndim != 1:
+        raise ValueError(f"frm and to must be 1-D arrays of one length, not {frm.shape} and {to.shape}")
+    out = np.empty(frm.shape[0], dtype=np.float64)
+    _node_distances(np.ascontiguousarray(frm, np.int64), np.ascontiguousarray(to, np.int64),
+                    np.ascontiguousarray(a, np.float64), np.ascontiguousarray(b, np.float64), int(metric),
+                    float(scale), out)
     return out
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from kernels.core.hilbert import build_elements, cell_factor, check_points
 from kernels.core import host as _core
+from kernels.core.hilbert import build_elements, cell_factor, check_points
 
 _hilbert_key = build_elements(njit(inline="always", cache=True), _core).hilbert_key
 

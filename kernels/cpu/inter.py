@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from kernels.core.inter import build_moves, check_inputs, n_groups, select_moves, touched_routes
 from kernels.core import host as _core
-
+from kernels.core.inter import build_moves, check_inputs, n_groups, select_moves, touched_routes
 
 _moves = build_moves(njit(cache=True), _core)
 _route_stats = _moves.route_stats

@@ -6,9 +6,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from kernels.core.intra import OR_MAX, SLOTS_PER_K, build_intra_core, check_routes
 from kernels.core import host as _core
-
+from kernels.core.intra import OR_MAX, SLOTS_PER_K, build_intra_core, check_routes
 
 _intra = build_intra_core(njit(inline="always", cache=True), _core)
 _encode = _intra.encode

@@ -4,10 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from kernels.core.split import FLOAT_SLOTS, INT_SLOTS, build_split_core, check_tours
 from kernels.core import host as _core
-
-
+from kernels.core.split import FLOAT_SLOTS, INT_SLOTS, build_split_core, check_tours
 
 _split = build_split_core(njit(inline="always", cache=True), _core)
 _split_unlimited = _split.split_unlimited
@@ -16,7 +14,8 @@ _greedy_count = _split.greedy_count
 
 
 @njit(cache=True)
-def _split_one(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, start):  # type: ignore[no-untyped-def]
+def _split_one(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes,
+               metric, scale, start):  # type: ignore[no-untyped-def]
     """Optimal cut of one tour into ``start``; returns its distance or +inf."""
     n = nodes.shape[0]
     fws = np.empty(FLOAT_SLOTS * (n + 1))
@@ -34,7 +33,8 @@ def _split_one(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, ca
 
 
 @njit(parallel=True, cache=True)
-def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, max_routes, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
+def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                 max_duration_s, max_routes, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for t in prange(tour_cost.shape[0]):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
@@ -45,7 +45,8 @@ def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, se
 
 
 @njit(parallel=True, cache=True)
-def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, counts):  # type: ignore[no-untyped-def]
+def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                  max_duration_s, metric, scale, counts):  # type: ignore[no-untyped-def]
     for t in prange(counts.shape[0]):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]

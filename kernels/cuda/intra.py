@@ -14,8 +14,9 @@ walks routes with a block-stride loop, so the workspace is bounded by
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 import numpy as np
 from numba import cuda, float64, int64
@@ -46,12 +47,13 @@ _totals = _intra.totals
 _point_distance = _core.point_distance
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kernel(threads: int) -> Callable:
     """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
 
     @cuda.jit
-    def improve(rows, routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale, max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
+    def improve(rows, routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
+                max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
         tid = cuda.threadIdx.x
         slot = cuda.blockIdx.x
         best_g = cuda.shared.array(threads, float64)
@@ -122,7 +124,8 @@ def _kernel(threads: int) -> Callable:
                             dd = _delta(tab, m, perm, i, k, j, rev)
                             if dd <= g:
                                 c = _encode(n, i, k, j, rev)
-                                if (dd < g or c < bc) and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur, max_dur):
+                                if (dd < g or c < bc) and _acceptable(dd, tab, m, spd, perm, i, k, j, rev, cur_dur,
+                                                                      max_dur):
                                     g = dd
                                     bc = c
                     best_g[tid] = g

@@ -24,7 +24,9 @@ _greedy_count = _split.greedy_count
 
 
 @cuda.jit
-def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, max_routes, metric, scale, fws, iws, route_start, tour_cost, needs_layers):  # type: ignore[no-untyped-def]
+def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                      cap_n, max_duration_s, max_routes, metric, scale, fws, iws, route_start, tour_cost,
+                      needs_layers):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), tour_cost.shape[0], cuda.gridsize(1)):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
@@ -41,7 +43,8 @@ def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_
 
 
 @cuda.jit
-def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, service_s, cap_kg, cap_n, max_duration_s, max_routes, fws, iws, vk, pk, route_start, tour_cost):  # type: ignore[no-untyped-def]
+def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, service_s, cap_kg, cap_n,
+                   max_duration_s, max_routes, fws, iws, vk, pk, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for w in range(cuda.grid(1), todo.shape[0], cuda.gridsize(1)):
         t = todo[w]
         lo = tour_ptr[t]
@@ -59,7 +62,8 @@ def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, s
 
 
 @cuda.jit
-def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
+def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                   max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), counts.shape[0], cuda.gridsize(1)):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]

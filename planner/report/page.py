@@ -22,10 +22,11 @@ import json
 import os
 import platform
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -506,7 +507,7 @@ def write_report(out_dir: str | os.PathLike[str], parcels: str | os.PathLike[str
     """Write ``report.html`` and ``report-<figure>.png`` into ``out_dir`` (each file atomically).
 
     ``parcels`` and ``hubs`` are the run's input files, given together or
-    not at all. Without matplotlib the page has its tables only.
+    not at all.
     """
     if (parcels is None) != (hubs is None):
         raise InputError("report: give both --parcels and --hubs, or neither")
@@ -521,11 +522,7 @@ def write_report(out_dir: str | os.PathLike[str], parcels: str | os.PathLike[str
         with clock.stage("tables"):
             facts = PlanFacts(out, view)
         with clock.stage("figures"):
-            try:
-                figs = figures(facts, metro_hub)
-            except ImportError as exc:
-                figs = {}
-                notes.append(f"No figures: {html.escape(str(exc))} (install <code>hexroute[report]</code>).")
+            figs = figures(facts, metro_hub)
         with clock.stage("write"):
             result = ReportResult(out.directory / REPORT_NAME)
             for name, (png, _) in figs.items():

@@ -10,7 +10,7 @@ million points takes longer than planning them and shows nothing more.
 from __future__ import annotations
 
 import io
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import h3.api.basic_int as h3
 import numpy as np

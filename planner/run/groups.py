@@ -16,9 +16,10 @@ capped so that one group's arrays fit the device (:meth:`planner.device.Compute.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,7 @@ def plan_group(group: GroupInput) -> GroupResult:
     """Route, improve and schedule one hub group; pure up to the improve stage's clock."""
     settings = group.settings
     compute = Compute.open(settings.backend, group.metric, group.scale)
+    compute.warm_up()  # a no-op where the process compiled already (in-process); on a Dask worker, not timed
     nodes = Nodes.build(group.lat, group.lon, group.weight_kg, group.n_parcels, group.service_s, group.speed_kmh,
                         group.fleet, settings.speeds.suburban_kmh)
     meter = _StageMeter(compute)

@@ -33,8 +33,9 @@ from planner.stages.index import build_stops
 
 log = logging.getLogger("hexroute")
 
-#: client-side stages; "hubs" is route + improve + schedule over every hub group
-STAGES = ("validate", "index", "assign", "hubs", "tables")
+#: client-side stages; "compile" compiles (or loads from Numba's cache) every kernel before any other stage
+#: starts, so that compilation never counts against one; "hubs" is route + improve + schedule of every hub group
+STAGES = ("compile", "validate", "index", "assign", "hubs", "tables")
 
 
 @dataclass
@@ -68,9 +69,10 @@ def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
+        compute = _compile(settings, clock)
         with clock.stage("validate"):
             inputs = validate(parcels, hubs)
-        return _plan_inputs(inputs, settings, clock, runner or InProcess())
+        return _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
     finally:
         clock.close()
 
@@ -82,17 +84,25 @@ def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | P
     settings = settings or Settings()
     clock = StageClock(STAGES, progress)
     try:
+        compute = _compile(settings, clock)
         with clock.stage("validate"):
             inputs = load_inputs(parcels_path, hubs_path)
-        result = _plan_inputs(inputs, settings, clock, runner or InProcess())
+        result = _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
     finally:
         clock.close()
     result.write(out_dir)
     return result
 
 
-def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner) -> Plan:
+def _compile(settings: Settings, clock: StageClock) -> Compute:
+    """The run's Compute, its kernels compiled (or loaded from the cache) as a stage of their own."""
     compute = Compute.open(settings.backend, GREAT_CIRCLE, settings.circuity)
+    with clock.stage("compile"):
+        compute.warm_up()
+    return compute
+
+
+def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner, compute: Compute) -> Plan:
     hubs = hubs_model(inputs.hubs)
     with clock.stage("index"):
         stops = build_stops(parcels_model(inputs.parcels), settings)

@@ -15,8 +15,9 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from planner.errors import HexrouteError, InputError, first_line
 
@@ -165,7 +166,7 @@ def open_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
     if scheduler is None and workers is None:
         yield InProcess()
         return
-    runner = connect(scheduler) if scheduler is not None else local_cluster(int(workers))
+    runner = connect(scheduler) if scheduler is not None else local_cluster(int(workers or 0))
     try:
         yield runner
     finally:

@@ -40,20 +40,22 @@ from dataclasses import dataclass
 
 import h3.api.basic_int as h3
 import numpy as np
-from numba import njit
 from scipy import sparse
 from scipy.optimize import linprog
 
 from planner.contract.schemas import (
-    DEFERRED, NO_REASON, PLANNED, R_FORCED_HUB_CAPACITY, R_FORCED_HUB_NO_VEHICLES, R_HUB_CAPACITY, R_NO_HUB_IN_REACH,
+    DEFERRED,
+    NO_REASON,
+    PLANNED,
+    R_FORCED_HUB_CAPACITY,
+    R_FORCED_HUB_NO_VEHICLES,
+    R_HUB_CAPACITY,
+    R_NO_HUB_IN_REACH,
     UNASSIGNED,
 )
 from planner.device import Compute
 from planner.model import Hubs, Stops
 from planner.settings import AssignSettings, Settings
-
-#: Slack on an LP share, so a share of 2.9999999 parcels still takes a 3-parcel stop.
-SHARE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -74,29 +76,6 @@ def hub_capacity(hubs: Hubs, settings: AssignSettings) -> tuple[np.ndarray, np.n
     return np.minimum(hubs.daily_capacity.astype(np.float64), vehicles * hubs.capacity_parcels), kg
 
 
-@njit(cache=True)
-def _fill(arc_stop, arc_hub, arc_share, share,  # type: ignore[no-untyped-def]
-          stop_n, stop_kg, rem_n, rem_kg, stop_hub):
-    """Walk arcs in order; an open stop takes the arc's hub if its share and the hub's capacity hold it.
-
-    Sequential by nature (each choice uses what the previous ones left), so
-    not parallel; updates ``share``, ``rem_n``, ``rem_kg`` and ``stop_hub`` in place.
-    """
-    for a in range(arc_stop.shape[0]):
-        s = arc_stop[a]
-        if stop_hub[s] >= 0:
-            continue
-        h = arc_hub[a]
-        v = arc_share[a]
-        n = stop_n[s]
-        kg = stop_kg[s]
-        if n <= share[v] + SHARE_TOLERANCE and n <= rem_n[h] and kg <= rem_kg[h]:
-            stop_hub[s] = h
-            share[v] -= n
-            rem_n[h] -= n
-            rem_kg[h] -= kg
-
-
 @dataclass
 class _Ledger:
     """Mutable state of one assignment: each stop's hub so far and each hub's capacity left."""
@@ -106,15 +85,17 @@ class _Ledger:
     rem_n: np.ndarray  # float64[H]
     rem_kg: np.ndarray  # float64[H]
     stop_hub: np.ndarray  # int32[S], -1 while open
+    compute: Compute  # runs the fill
 
     def fill(self, arc_stop: np.ndarray, arc_hub: np.ndarray, arc_share: np.ndarray | None = None,
              share: np.ndarray | None = None) -> None:
-        """Run :func:`_fill` over arcs in the given order (no shares: only capacity limits)."""
+        """Walk arcs in the given order (:meth:`planner.device.Compute.fill_arcs`; no shares: only capacity limits)."""
         if arc_share is None or share is None:
             arc_share = np.zeros(arc_stop.size, np.int64)
             share = np.array([np.inf])
-        _fill(arc_stop.astype(np.int64), arc_hub.astype(np.int32), arc_share.astype(np.int64),
-              share.astype(np.float64), self.stop_n, self.stop_kg, self.rem_n, self.rem_kg, self.stop_hub)
+        self.compute.fill_arcs(arc_stop.astype(np.int64), arc_hub.astype(np.int32), arc_share.astype(np.int64),
+                               share.astype(np.float64), self.stop_n, self.stop_kg, self.rem_n, self.rem_kg,
+                               self.stop_hub)
 
 
 @dataclass(frozen=True)
@@ -165,9 +146,9 @@ def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarr
     dist[found] = compute.pair_distances(stops.lat[rows], stops.lon[rows], hubs.lat[hub[found]], hubs.lon[hub[found]])
     dist[dist > settings.max_hub_km] = np.inf
     order = np.argsort(dist, axis=1, kind="stable")  # per stop: nearest first, ties by the cell's order
-    hub, dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
-    keep = np.isfinite(dist)
-    return _Arcs(np.repeat(free, k)[keep], hub[keep], dist[keep])
+    arc_hub, arc_dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
+    keep = np.isfinite(arc_dist)
+    return _Arcs(np.repeat(free, k)[keep], arc_hub[keep], arc_dist[keep])
 
 
 def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarray:
@@ -196,7 +177,8 @@ def _overloaded(arcs: _Arcs, ledger: _Ledger) -> np.ndarray:
 
 
 def _contested(arcs: _Arcs, group: np.ndarray, overloaded: np.ndarray, hops: int) -> np.ndarray:
-    """Arcs (bool mask) of the cells within ``hops`` steps (hub -> cells using it -> their hubs) of an overloaded hub."""
+    """Arcs (bool mask) of the cells within ``hops`` steps (hub -> cells using it -> their hubs) of an overloaded
+    hub."""
     arc_group = group[arcs.stop]
     hubs = overloaded
     for _ in range(hops):
@@ -279,7 +261,7 @@ def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute)
     vehicles = hubs.vehicles
     rem_n, rem_kg = hub_capacity(hubs, settings.assign)
     ledger = _Ledger(stops.n_parcels.astype(np.float64), stops.weight_kg.astype(np.float64), rem_n, rem_kg,
-                     np.full(stops.size, -1, np.int32))
+                     np.full(stops.size, -1, np.int32), compute)
     status = np.full(stops.size, PLANNED, np.int8)
     reason = np.full(stops.size, NO_REASON, np.int8)
     hub = np.full(stops.size, -1, np.int32)

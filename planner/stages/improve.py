@@ -40,7 +40,8 @@ class ImproveStats:
         return cls(distance_before=float(sum(s.distance_before for s in stats)),
                    distance_after=float(sum(s.distance_after for s in stats)),
                    rounds=max((s.rounds for s in stats), default=0), inter_moves=sum(s.inter_moves for s in stats),
-                   seconds=float(sum(s.seconds for s in stats)), stopped_by_clock=any(s.stopped_by_clock for s in stats),
+                   seconds=float(sum(s.seconds for s in stats)),
+                   stopped_by_clock=any(s.stopped_by_clock for s in stats),
                    sisr_iterations=sum(s.sisr_iterations for s in stats))
 
 

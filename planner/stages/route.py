@@ -19,7 +19,12 @@ import numpy as np
 from kernels import GREAT_CIRCLE
 from kernels._scalar import reference as scalar
 from planner.contract.schemas import (
-    NO_REASON, R_BEYOND_SHIFT, R_FLEET_FULL, R_HUB_NO_VEHICLES, R_TOO_HEAVY, R_TOO_MANY_PARCELS,
+    NO_REASON,
+    R_BEYOND_SHIFT,
+    R_FLEET_FULL,
+    R_HUB_NO_VEHICLES,
+    R_TOO_HEAVY,
+    R_TOO_MANY_PARCELS,
 )
 from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet

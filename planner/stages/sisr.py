@@ -93,8 +93,8 @@ def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, setting
     if per_stop is not None and numba.get_num_threads() > 1 and len(groups) > 1:
         big_first = sorted(order, key=lambda k: (-int(routes.route_len[groups[k]].sum()), k))
         with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
-            done = dict(zip(big_first, pool.map(one, big_first)))
-        results = [done[k] for k in order]
+            by_hub = dict(zip(big_first, pool.map(one, big_first)))
+        results = [by_hub[k] for k in order]
     else:
         results = [one(k) for k in order]
     out_routes: list[np.ndarray] = []
@@ -104,5 +104,5 @@ def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, setting
             out_routes.append(stops[flat[ptr[r]:ptr[r + 1]]])
             out_hub.append(int(h))
     cut = any(r[3] for r in results)
-    done = sum(r[4] for r in results)
-    return RouteSet.from_lists(out_routes, out_hub), not cut and time.perf_counter() < t_end, done
+    iterations = sum(r[4] for r in results)
+    return RouteSet.from_lists(out_routes, out_hub), not cut and time.perf_counter() < t_end, iterations

@@ -1,4 +1,12 @@
 """Synthetic national loads: parcels at population-weighted US addresses and the hubs that serve them."""
-from planner.synth.load import BATCH_SIZE, HUB_SCHEMA, PARCEL_SCHEMA, REGIONS, iter_parcel_batches, make_hubs, write_load
+from planner.synth.load import (
+    BATCH_SIZE,
+    HUB_SCHEMA,
+    PARCEL_SCHEMA,
+    REGIONS,
+    iter_parcel_batches,
+    make_hubs,
+    write_load,
+)
 
 __all__ = ["BATCH_SIZE", "HUB_SCHEMA", "PARCEL_SCHEMA", "REGIONS", "iter_parcel_batches", "make_hubs", "write_load"]

@@ -29,7 +29,7 @@ about 20 % (tests/test_synth.py checks this loosely).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -185,7 +185,7 @@ def metro_centres(min_population: int) -> np.ndarray:
     return xyz[pop >= min_population]
 
 
-@lru_cache(maxsize=None)
+@cache
 def region_zips(name: str) -> ZipTable:
     """The populated ZIPs of a region in :data:`REGIONS` (cached)."""
     region = REGIONS[name]

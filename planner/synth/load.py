@@ -18,14 +18,14 @@ import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from planner.errors import InputError
 from planner.contract.schemas import DEFAULT_SHIFT_S, HUB_COLUMNS, PARCEL_COLUMNS, TIERS
+from planner.errors import InputError
 from planner.synth.geo import EARTH_RADIUS_KM, REGIONS, Region, ZipTable, metro_centres, region_zips, unit_xyz
 
 __all__ = ["REGIONS", "BATCH_SIZE", "PARCEL_SCHEMA", "HUB_SCHEMA", "write_load", "make_hubs",

@@ -14,6 +14,7 @@ from planner.contract import schemas as S
 from planner.errors import InputError
 from tests.contract.inputs import PROPERTY, check_partition, hubs, malformed, parcels, reasons, write
 
+
 def test_validate_names_the_table_without_a_file() -> None:
     with pytest.raises(InputError) as err:
         validate(parcels(), hubs(capacity_kg=None))

@@ -16,6 +16,7 @@ from planner.contract.write import write_outputs
 from planner.errors import HexrouteError, InputError
 from tests.contract.inputs import hubs, parcels
 
+
 def outputs() -> tuple[dict[str, pa.Table], dict[str, dict]]:
     rejects = validate(parcels(3, weight_kg=[1.0, -1.0, 2.0]), hubs()).rejects
     routes = S.table_from_columns(S.ROUTES_SCHEMA, {

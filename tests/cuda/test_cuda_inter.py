@@ -5,7 +5,6 @@ several blocks; instances come from the CPU test module's generator.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from numba import cuda
@@ -13,9 +12,6 @@ from numba import cuda
 from kernels.cpu import inter as cpu_inter
 from kernels.cuda import inter as cuda_inter
 from tests.kernels import test_inter as cpu_tests
-
-
-
 
 
 @pytest.fixture(autouse=True)

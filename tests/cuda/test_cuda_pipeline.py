@@ -1,14 +1,12 @@
 """The whole pipeline on the CUDA backend (in Numba's simulator in CI), checked by the contract's rules."""
 from __future__ import annotations
 
-
 import numpy as np
-
-from tests.contract_checks import check_plan  # noqa: E402
-from tests.loads import make_load  # noqa: E402
 
 from planner.run.pipeline import plan  # noqa: E402
 from planner.settings import ImproveSettings, Settings  # noqa: E402
+from tests.contract_checks import check_plan  # noqa: E402
+from tests.loads import make_load  # noqa: E402
 
 HUBS = [(40.75, -73.99, 3, 300.0), (40.70, -73.90, 2, 300.0)]
 

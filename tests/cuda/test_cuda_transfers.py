@@ -8,16 +8,14 @@ search runs.
 """
 from __future__ import annotations
 
-
 import pytest
-
-from tests.loads import make_load  # noqa: E402
 
 from kernels.cuda import _launch  # noqa: E402
 from kernels.cuda import inter as cuda_inter  # noqa: E402
 from planner.run.groups import GroupInput  # noqa: E402
 from planner.run.pipeline import plan  # noqa: E402
 from planner.settings import ClusterSettings, ImproveSettings, Settings  # noqa: E402
+from tests.loads import make_load  # noqa: E402
 
 #: small vehicles (25 kg), so each hub has several routes and the inter-route search moves stops
 HUBS = [(40.75, -73.99, 8, 25.0), (40.70, -73.90, 8, 25.0), (40.80, -73.85, 8, 25.0)]

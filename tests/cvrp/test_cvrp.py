@@ -12,7 +12,6 @@ from planner.cli import main
 from tests import naive
 from tests.conftest import DATA
 
-
 # a copy of CVRPLIB's X-n101-k25 (Uchoa et al. 2017) and its best known solution ships in data/
 BENCH_DATA = DATA / "cvrplib"
 X101 = BENCH_DATA / "X-n101-k25.vrp"

@@ -46,7 +46,8 @@ def test_keys_match_python_reference(rng, n):
 def test_edges_clamping_nan_and_empty_bounds():
     a = np.array([0.0, 100.0, -1e300, 1e300, np.nan, 50.0])
     b = np.array([0.0, 100.0, -1e300, 1e300, 3.0, np.inf])
-    np.testing.assert_array_equal(hilbert_keys(a, b, 0.0, 100.0, 0.0, 100.0), naive.hilbert_keys(a, b, 0.0, 100.0, 0.0, 100.0))
+    np.testing.assert_array_equal(hilbert_keys(a, b, 0.0, 100.0, 0.0, 100.0), naive.hilbert_keys(a, b, 0.0, 100.0,
+                                                                                                 0.0, 100.0))
     # Empty bounds put every point in cell (0, 0), key 0.
     assert hilbert_keys(np.array([1.0, 2.0]), np.array([3.0, 4.0]), 5.0, 5.0, 0.0, 0.0).tolist() == [0, 0]
 

@@ -8,7 +8,6 @@ each move kind has a hand-built case where it is the only improving move.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -110,7 +109,8 @@ def hand_instance(points: list[tuple[float, float]], routes: list[list[int]], kg
         route_group=zeros.copy(), neighbours=nb, a=pts[:, 0].copy(), b=pts[:, 1].copy(),
         demand_kg=np.array([0.0] + (kg or [1.0] * (n - 1))), demand_n=np.r_[0.0, np.ones(n - 1)],
         service_s=np.zeros(n), speed_kmh=np.full(n, 30.0),
-        cap_kg=np.broadcast_to(np.asarray(cap_kg, np.float64), len(routes)).copy(), cap_n=np.full(len(routes), float(cap_n)), max_duration_s=np.full(len(routes), 1e9), metric=1, scale=1.0)
+        cap_kg=np.broadcast_to(np.asarray(cap_kg, np.float64), len(routes)).copy(),
+        cap_n=np.full(len(routes), float(cap_n)), max_duration_s=np.full(len(routes), 1e9), metric=1, scale=1.0)
 
 
 def total_distance(inst: naive.InterInstance) -> float:

@@ -66,7 +66,8 @@ def random_instance(rng, n_routes, max_len, metric):
 
 
 def durations(routes_list, depots, a, b, svc, spd, metric, scale):
-    return np.array([naive.intra_figures([int(d), *r, int(d)], a, b, svc, spd, metric, scale) for r, d in zip(routes_list, depots)])
+    return np.array([naive.intra_figures([int(d), *r, int(d)], a, b, svc, spd, metric, scale) for r,
+                     d in zip(routes_list, depots)])
 
 
 @pytest.mark.parametrize("metric,scale", [(GREAT_CIRCLE, 1.3), (EUCLID, 0.01)])

@@ -12,8 +12,6 @@ from kernels.cpu.nearest import nearest_hubs
 from tests import naive
 
 
-
-
 def assert_exact(qa, qb, ha, hb, k, metric, scale=1.0):
     got_idx, got_dist = nearest_hubs(qa, qb, ha, hb, k, metric, scale)
     want_idx, want_dist = naive.nearest_hubs(qa, qb, ha, hb, k, metric, scale)

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow.feather as feather
 import pytest
 
-from planner.report import plots as report_plots
 from planner.errors import InputError
 from planner.report import FIGURES, METRO_KM, read_outputs, write_report
+from planner.report import plots as report_plots
 from tests.loads import write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 
-from planner.run import runners as dist  # noqa: E402
 from planner.cli import main  # noqa: E402
+from planner.run import runners as dist  # noqa: E402
 from planner.run.groups import GroupInput, partition_hubs, plan_group  # noqa: E402
 from planner.run.pipeline import plan  # noqa: E402
 from planner.settings import ClusterSettings, ImproveSettings, Settings  # noqa: E402

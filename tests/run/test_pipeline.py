@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
 
-from tests.contract_checks import check_plan
-from tests.loads import make_load
 from planner.cli import main
 from planner.run.pipeline import plan
 from planner.settings import ImproveSettings, Settings
+from tests.contract_checks import check_plan
+from tests.loads import make_load
 
 SETTINGS = Settings(improve=ImproveSettings(time_budget_s=30.0, max_rounds=20))
 

@@ -1,15 +1,14 @@
 """Stage 2 (planner.index): stops from parcels, H3 cells, density and speed classes."""
 from __future__ import annotations
 
-
 import h3
 import numpy as np
 import pytest
 
-from tests.tables import parcels as parcels_table
-from planner.stages.index import build_stops, group_rows
 from planner.settings import ServiceSettings, Settings, SpeedSettings
+from planner.stages.index import build_stops, group_rows
 from tests import naive
+from tests.tables import parcels as parcels_table
 
 
 def test_coordinates_group_parcels_without_address() -> None:

@@ -9,10 +9,9 @@ import pytest
 from scipy.spatial import cKDTree
 
 from planner import cli
-from planner.synth import load as synth
 from planner.errors import InputError
+from planner.synth import load as synth
 from planner.synth.geo import REGIONS, unit_xyz, us_zips
-
 from tests.conftest import DATA  # noqa: E402
 
 PARCEL_TYPES = {"parcel_id": pa.string(), "lat": pa.float64(), "lon": pa.float64(), "weight_kg": pa.float32(),
