@@ -15,8 +15,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
+# numba-cuda and the CUDA 13.0 NVVM / NVRTC / ptxas wheels compile every CUDA kernel for the H200's sm_90 in
+# tests/ptx (no GPU needed); one CUDA release for all of them, or ptxas rejects the PTX NVVM writes.
+PTX_DEPS := 'numba-cuda==0.30.*' 'cuda-bindings==13.*' 'nvidia-nvvm==13.0.*' 'nvidia-cuda-nvrtc==13.0.*' \
+	'nvidia-cuda-nvcc==13.0.*'
+
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dist]' pytest hypothesis duckdb ruff mypy
+	$(PY) -m pip install -q -e '.[dist]' pytest hypothesis duckdb ruff mypy $(PTX_DEPS)
+	$(PY) -m planner.roads.fetch_osrm
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,13 +37,15 @@ plan: synth
 
 run: plan
 
-# CPU tests in one process; CUDA kernels in Numba's simulator in another
-# (NUMBA_ENABLE_CUDASIM must be set before numba is first imported).
+# CPU tests in one process (the road tests start a real osrm-routed); CUDA kernels in Numba's simulator in
+# another (NUMBA_ENABLE_CUDASIM must be set before numba is first imported); every CUDA kernel compiled to
+# PTX and assembled by ptxas for sm_90 in a third.
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest tests
+	HEXROUTE_REQUIRE_OSRM=1 $(PY) -m pytest tests
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cuda -p no:cacheprovider -o addopts=-q
+	HEXROUTE_REQUIRE_PTX=1 $(PY) -m pytest tests/ptx -p no:cacheprovider -o addopts=-q
 
 # Benchmarks (never part of `make test`): CPU figures on any machine ...
 bench: install

@@ -1,8 +1,8 @@
 """National benchmark: synthetic loads planned end to end, and per-hub quality against PyVRP.
 
     python bench/national.py [--sizes 10000,100000,1000000] [--parcels-per-hub 1000] [--repeats 3]
-                             [--backend cpu|cuda] [--time-budget S] [--pyvrp-hubs 5] [--pyvrp-seconds 60]
-                             [--hexroute-seconds 20] [--pyvrp-cache bench/results/pyvrp_hubs.json]
+                             [--backend cpu|cuda] [--effort S] [--pyvrp-hubs 5] [--pyvrp-seconds 60]
+                             [--hexroute-effort 20] [--curve 300,1200] [--pyvrp-cache bench/results/pyvrp_hubs.json]
                              [--reuse-plan] [--json bench/results/national.json]
 
 Each size is synthesized once (national region, seed 1) under
@@ -13,9 +13,9 @@ gives the median wall time, its stage times, parcels/s, peak RSS and km.
 With ``--pyvrp-hubs K`` the largest size's plan is also checked for route
 quality: K hubs with 1,000-3,000 planned stops become loads of their own
 (the parcels the national plan planned there, and that hub's row), each
-planned by hexroute in this process with an improve budget of
-``--hexroute-seconds`` (default a third of PyVRP's time) and the explicit
-settings of :data:`HUB_SETTINGS`, and solved by PyVRP with the same stops,
+planned by hexroute in this process with an effort of ``--hexroute-effort``
+reference seconds and the explicit settings of :data:`HUB_SETTINGS`, and
+solved by PyVRP with the same stops,
 vehicles, capacities, shift, distances and service times (its full distance
 matrix built for that hub only) for ``--pyvrp-seconds``. Both totals are
 recomputed by one independent function from the route stop sequences
@@ -23,7 +23,10 @@ recomputed by one independent function from the route stop sequences
 per-hub plan and, as a second column, for that hub's share of the national
 plan. PyVRP's results are cached in ``--pyvrp-cache`` (keyed by hub, its
 stops and the budget); ``--reuse-plan`` takes the largest size's existing
-plan instead of planning it again.
+plan instead of planning it again. ``--curve E1,E2`` plans the largest size
+again at those efforts (each in a fresh process) and tabulates km, the
+national plan's ratio to PyVRP on the same hubs, and wall time: how effort
+turns into shorter routes.
 """
 from __future__ import annotations
 
@@ -53,12 +56,12 @@ RESULTS = ROOT / "bench" / "results"
 STAGES = ("compile", "validate", "index", "assign", "route", "improve", "schedule", "tables")
 #: hexroute's settings for the per-hub plans of the quality check; the improve budget is added by
 #: :func:`hub_settings`
-HUB_SETTINGS: dict[str, Any] = {"seed": 1, "backend": "cpu", "improve": {"search_iterations_per_s": 10_000.0}}
+HUB_SETTINGS: dict[str, Any] = {"seed": 1, "backend": "cpu", "improve": {}}
 
 
-def hub_settings(seconds: float) -> Settings:
-    """:data:`HUB_SETTINGS` with an improve budget of ``seconds``."""
-    return Settings.from_dict({**HUB_SETTINGS, "improve": {**HUB_SETTINGS["improve"], "time_budget_s": seconds}})
+def hub_settings(effort: float) -> Settings:
+    """:data:`HUB_SETTINGS` with an improve effort of ``effort`` reference seconds."""
+    return Settings.from_dict({**HUB_SETTINGS, "improve": {**HUB_SETTINGS["improve"], "effort_s": effort}})
 
 
 def synthesize(n: int, hubs: int, seed: int) -> Path:
@@ -70,13 +73,13 @@ def synthesize(n: int, hubs: int, seed: int) -> Path:
     return out
 
 
-def plan_once(data: Path, out: Path, backend: str, budget: float | None) -> dict[str, Any]:
+def plan_once(data: Path, out: Path, backend: str, effort: float | None) -> dict[str, Any]:
     """One ``hexroute plan`` in a fresh process: wall seconds, peak RSS and its summary."""
     cmd = [sys.executable, "-m", "planner.cli", "plan", "--parcels", str(data / "parcels.arrow"),
            "--hubs", str(data / "hubs.arrow"), "--out", str(out), "--backend", backend, "--quiet", "--no-report",
            "--seed", "1"]
-    if budget is not None:
-        cmd += ["--time-budget", str(budget)]
+    if effort is not None:
+        cmd += ["--effort", str(effort)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -87,10 +90,10 @@ def plan_once(data: Path, out: Path, backend: str, budget: float | None) -> dict
     return {"wall_s": wall, "peak_rss_gb": usage.ru_maxrss / 1024**2, "summary": summary}
 
 
-def bench_size(n: int, hubs: int, repeats: int, backend: str, budget: float | None) -> dict[str, Any]:
+def bench_size(n: int, hubs: int, repeats: int, backend: str, effort: float | None, tag: str = "") -> dict[str, Any]:
     """Median of ``repeats`` plans of one load."""
     data = synthesize(n, hubs, seed=1)
-    runs = [plan_once(data, RESULTS / "plans" / f"national-{n}", backend, budget) for _ in range(repeats)]
+    runs = [plan_once(data, RESULTS / "plans" / f"national-{n}{tag}", backend, effort) for _ in range(repeats)]
     walls = [r["wall_s"] for r in runs]
     median = runs[walls.index(sorted(walls)[len(walls) // 2])]
     s = median["summary"]
@@ -98,7 +101,7 @@ def bench_size(n: int, hubs: int, repeats: int, backend: str, budget: float | No
         "parcels": n, "hubs": hubs, "repeats": repeats, "wall_s": walls, "median_wall_s": statistics.median(walls),
         "parcels_per_s": n / statistics.median(walls), "peak_rss_gb": max(r["peak_rss_gb"] for r in runs),
         "timings_s": s["timings_s"], "totals": s["totals"], "improve": s["improve"],
-        "backend": s["backend"], "device": s["device"], "plan_dir": str(RESULTS / "plans" / f"national-{n}"),
+        "backend": s["backend"], "device": s["device"], "plan_dir": str(RESULTS / "plans" / f"national-{n}{tag}"),
         "device_memory": s["hub_groups"].get("device_memory"), "transfers": s["hub_groups"].get("transfers"),
         "data_dir": str(data),
     }
@@ -262,10 +265,10 @@ def _pyvrp_cached(cache: Path, hub_id: str, stops: dict, hub: dict, settings: Se
     return store[key]
 
 
-def quality(size: dict[str, Any], k: int, seconds: float, hex_seconds: float, cache: Path,
+def quality(size: dict[str, Any], k: int, seconds: float, hex_effort: float, cache: Path,
             stop_range: tuple[int, int] = (1000, 3000)) -> list[dict[str, Any]]:
     """hexroute's km / PyVRP's km on K hubs of 1,000-3,000 planned stops (``stop_range``), each its own load."""
-    settings = hub_settings(hex_seconds)
+    settings = hub_settings(hex_effort)
     plan_dir, data = Path(size["plan_dir"]), Path(size["data_dir"])
     by_id = {h["hub_id"]: h for h in feather.read_table(data / "hubs.arrow").to_pylist()}
     chosen = choose_hubs(plan_dir, k, stop_range)
@@ -276,7 +279,7 @@ def quality(size: dict[str, Any], k: int, seconds: float, hex_seconds: float, ca
 
         load = hub_load(plan_dir, data, chosen[0])
         plan(feather.read_table(load / "parcels.arrow").slice(0, 300), feather.read_table(load / "hubs.arrow"),
-             settings.replace(improve=dataclasses.replace(settings.improve, time_budget_s=1.0)), progress=False)
+             settings.replace(improve=dataclasses.replace(settings.improve, effort_s=0.01)), progress=False)
     for hub_id in chosen:
         hub = by_id[hub_id]
         depot = (hub["lat"], hub["lon"])
@@ -355,11 +358,37 @@ def table(sizes: list[dict[str, Any]], hubs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def reused_size(n: int, hubs: int, backend: str, budget: float | None) -> dict[str, Any]:
+def curve(size: dict[str, Any], hubs: list[dict[str, Any]], efforts: list[float], backend: str) -> list[dict[str, Any]]:
+    """The largest load planned again at each effort: km, the national plan's ratio to PyVRP on the quality
+    check's hubs, wall time."""
+    rows = [{"effort_s": size["improve"].get("effort_s"), "wall_s": size["median_wall_s"],
+             "km": size["totals"]["distance_km"], "ratios": [h["national_ratio"] for h in hubs]}]
+    data = Path(size["data_dir"])
+    national = StopLookup(data, hub_settings(1.0)) if hubs else None
+    for effort in efforts:
+        other = bench_size(size["parcels"], size["hubs"], 1, backend, effort, tag=f"-effort{effort:g}")
+        ratios = [hub_stops(Path(other["plan_dir"]), national, h["hub"])[1] / h["pyvrp_km"] for h in hubs]
+        rows.append({"effort_s": effort, "wall_s": other["median_wall_s"], "km": other["totals"]["distance_km"],
+                     "ratios": ratios})
+    return rows
+
+
+def curve_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: effort, wall, km, mean and worst national / PyVRP."""
+    lines = ["| effort s | wall s | km | mean national / PyVRP | worst |", "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        mean = f"{statistics.mean(r['ratios']):.3f}" if r["ratios"] else "-"
+        worst = f"{max(r['ratios']):.3f}" if r["ratios"] else "-"
+        effort = "-" if r["effort_s"] is None else f"{r['effort_s']:g}"
+        lines.append(f"| {effort} | {r['wall_s']:.1f} | {r['km']:,.0f} | {mean} | {worst} |")
+    return "\n".join(lines)
+
+
+def reused_size(n: int, hubs: int, backend: str, effort: float | None) -> dict[str, Any]:
     """The existing plan of a load (``--reuse-plan``; planned once if there is none): its summary, no timing."""
     plan_dir = RESULTS / "plans" / f"national-{n}"
     if not (plan_dir / "summary.json").exists():
-        plan_once(synthesize(n, hubs, seed=1), plan_dir, backend, budget)
+        plan_once(synthesize(n, hubs, seed=1), plan_dir, backend, effort)
     s = json.loads((plan_dir / "summary.json").read_text())
     return {"parcels": n, "hubs": hubs, "repeats": 0, "wall_s": [], "median_wall_s": None, "parcels_per_s": None,
             "peak_rss_gb": None, "timings_s": s["timings_s"], "totals": s["totals"], "improve": s["improve"],
@@ -373,29 +402,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parcels-per-hub", type=int, default=1000, help="hubs = parcels / this")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--time-budget", type=float, default=None, help="improve seconds (default: the planner's)")
+    p.add_argument("--effort", type=float, default=None, help="improve effort, reference s (default: the planner's)")
     p.add_argument("--pyvrp-hubs", type=int, default=0, help="hubs of the largest load to compare with PyVRP")
     p.add_argument("--pyvrp-seconds", type=float, default=60.0)
-    p.add_argument("--hexroute-seconds", type=float, default=None,
-                   help="improve budget of each per-hub plan (default: a third of --pyvrp-seconds)")
+    p.add_argument("--hexroute-effort", type=float, default=20.0,
+                   help="improve effort of each per-hub plan, in reference seconds")
+    p.add_argument("--curve", default="", help="more efforts for the largest size, comma separated (e.g. 300,1200)")
     p.add_argument("--pyvrp-cache", default=str(RESULTS / "pyvrp_hubs.json"))
     p.add_argument("--reuse-plan", action="store_true", help="take the largest size's existing plan")
     p.add_argument("--json", default=str(RESULTS / "national.json"))
     args = p.parse_args(argv)
     counts = [int(x) for x in args.sizes.split(",")]
-    sizes = [bench_size(n, max(1, n // args.parcels_per_hub), args.repeats, args.backend, args.time_budget)
+    sizes = [bench_size(n, max(1, n // args.parcels_per_hub), args.repeats, args.backend, args.effort)
              for n in (counts[:-1] if args.reuse_plan else counts)]
     if args.reuse_plan:
         sizes.append(reused_size(counts[-1], max(1, counts[-1] // args.parcels_per_hub), args.backend,
-                                 args.time_budget))
-    hex_seconds = args.pyvrp_seconds / 3 if args.hexroute_seconds is None else args.hexroute_seconds
-    hubs = (quality(sizes[-1], args.pyvrp_hubs, args.pyvrp_seconds, hex_seconds, Path(args.pyvrp_cache))
+                                 args.effort))
+    hubs = (quality(sizes[-1], args.pyvrp_hubs, args.pyvrp_seconds, args.hexroute_effort, Path(args.pyvrp_cache))
             if args.pyvrp_hubs else [])
     print(table(sizes, hubs))
+    efforts = [float(x) for x in args.curve.split(",") if x]
+    rows = curve(sizes[-1], hubs, efforts, args.backend) if efforts else []
+    if rows:
+        print("\n" + curve_table(rows))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**environment(args.backend), "sizes": sizes, "pyvrp": hubs,
-                               "time_budget_s": args.time_budget, "hub_settings": hub_settings(hex_seconds).to_dict()},
+    out.write_text(json.dumps({**environment(args.backend), "sizes": sizes, "pyvrp": hubs, "curve": rows,
+                               "effort_s": args.effort, "hub_settings": hub_settings(args.hexroute_effort).to_dict()},
                               indent=2))
     print(f"\nwrote {out}")
     return 0

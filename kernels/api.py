@@ -23,9 +23,9 @@ from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
 __all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
-           "memory_pool", "nearest_hubs", "node_distances", "pair_distances", "route_counts", "route_lengths",
-           "rows_differ", "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers",
-           "unit_vectors", "warm_up"]
+           "memory_pool", "nearest_hubs", "next_fit_tours", "node_distances", "pair_distances", "route_counts",
+           "route_lengths", "rows_differ", "savings_tours", "sisr_params", "sisr_search", "split_tours", "to_device",
+           "to_host", "transfers", "unit_vectors", "warm_up"]
 
 
 @cache
@@ -82,6 +82,25 @@ def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any,
                                                  metric, scale)
 
 
+def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
+                   service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+                   metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any]:
+    """The next-fit cut of each giant tour, in O(n): ``(route_start int8[m], tour_cost float64[T])``."""
+    return _module("split", backend).next_fit_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
+                                                    service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric,
+                                                    scale)
+
+
+def savings_tours(hub_ptr: Any, hub_stops: Any, hub_depot: Any, pair_ptr: Any, pair_i: Any, pair_j: Any,
+                  pair_d: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any,
+                  cap_kg: Any, cap_n: Any, max_duration_s: Any, max_routes: Any, metric: int = GREAT_CIRCLE,
+                  scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any, Any]:
+    """Clarke-Wright routes of every hub as tours with route starts, and their distances (+inf: too many routes)."""
+    return _module("savings", backend).savings_tours(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d,
+                                                     a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                                                     max_duration_s, max_routes, metric, scale)
+
+
 def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
                  service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
                  metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
@@ -92,8 +111,8 @@ def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any
 
 
 def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,
-                  max_duration_s: Any, metric: int, scale: float, max_passes: int, granular_k: int, *,
-                  rows: Any = None, backend: str = "cpu") -> Any:
+                  max_duration_s: Any, metric: int, scale: float, max_passes: int, granular_k: int,
+                  rows: Any = None, confirm: bool = True, *, backend: str = "cpu") -> Any:
     """2-opt and Or-opt inside every padded route (or only ``rows``), in place; returns their distances (float64).
 
     ``granular_k`` is the nearest-node list length of the granular
@@ -102,7 +121,8 @@ def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any,
     caller gathering them.
     """
     return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
-                                                   max_duration_s, metric, scale, max_passes, granular_k, rows=rows)
+                                                   max_duration_s, metric, scale, max_passes, granular_k, rows=rows,
+                                                   confirm=confirm)
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any, a: Any, b: Any,
@@ -197,6 +217,11 @@ def warm_up(*, backend: str = "cpu") -> bool:
                         np.array([2], np.int32), GREAT_CIRCLE, 1.3, backend=backend)[1])  # fleet-limited: layers
     to_host(route_counts(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
                          1.3, backend=backend))
+    to_host(next_fit_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
+                           1.3, backend=backend)[1])
+    pair = np.array([0, n - 1], np.int64)
+    savings_tours(ptr, stops, depot, pair, stops[:-1].copy(), stops[1:].copy(), np.full(n - 1, 0.001), a, b, kg, pn,
+                  svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, 3.0 * one, GREAT_CIRCLE, 1.3, backend=backend)
     routes = np.full((2, n), -1, np.int32)
     routes[0, :4], routes[1, :4] = stops[:4], stops[4:]
     lens, depots, groups = np.full(2, 4, np.int32), np.full(2, n, np.int32), np.zeros(2, np.int32)

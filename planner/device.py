@@ -145,6 +145,24 @@ class Compute:
                                       self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
+    def next_fit_tours(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n,
+                       max_duration_s) -> tuple[np.ndarray, np.ndarray]:
+        """The next-fit cut of each giant tour: (route_start, tour_cost)."""
+        kn = self.resident(nodes)
+        start, cost = api.next_fit_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
+                                         kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, self.metric,
+                                         self.scale, backend=self.name)
+        return to_numpy(start), to_numpy(cost)
+
+    def savings_tours(self, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, nodes, cap_kg, cap_n,
+                      max_duration_s, max_routes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Clarke-Wright routes of each hub as tours with route starts, and their distances."""
+        kn = self.resident(nodes)
+        out = api.savings_tours(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, kn.a, kn.b,
+                                kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s,
+                                max_routes, self.metric, self.scale, backend=self.name)
+        return to_numpy(out[0]), to_numpy(out[1]), to_numpy(out[2])
+
     def route_counts(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s) -> np.ndarray:
         """Routes a next-fit cut of each tour needs (-1 when a stop fits no route)."""
         kn = self.resident(nodes)
@@ -212,11 +230,11 @@ class LocalSearch:
         self._depot, self._group, self._neighbours = (put(x, np.int32) for x in (route_depot, route_group, neighbours))
         self._cap_kg, self._cap_n, self._max_s = (put(x, np.float64) for x in (cap_kg, cap_n, max_duration_s))
 
-    def intra(self, rows: np.ndarray, max_passes: int, granular_k: int) -> None:
+    def intra(self, rows: np.ndarray, max_passes: int, granular_k: int, confirm: bool) -> None:
         """2-opt and Or-opt inside the routes ``rows``."""
         c, kn = self._compute, self._nodes
         api.improve_intra(self.routes, self.route_len, self._depot, kn.a, kn.b, kn.service_s, kn.speed_kmh,
-                          self._max_s, c.metric, c.scale, max_passes, granular_k=granular_k,
+                          self._max_s, c.metric, c.scale, max_passes, granular_k, confirm=confirm,
                           rows=c.put(rows, np.int32), backend=c.name)
 
     def inter(self, max_rounds: int) -> tuple[int, np.ndarray]:

@@ -18,6 +18,11 @@ class SettingsError(InputError):
     """A settings file or value that cannot be used (exit status 2)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread and handled as Ctrl-C is: every ``finally`` and ``except
+    BaseException`` runs (temporary outputs removed, a local cluster stopped); the command exits 143."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type name when it has none): error texts stay one line."""
     text = str(exc).strip()

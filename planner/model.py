@@ -21,6 +21,9 @@ class Parcels:
     tier: np.ndarray  # int8[P], index into contract.schemas.TIERS
     address: np.ndarray  # int64[P], equal codes for equal address_id, -1 without one
     forced_hub: np.ndarray  # int32[P], hub row it is forced onto, -1 when free
+    #: int16[P], the only hubs that may serve it: those whose Hubs.networks code is this; -1 any hub (shared
+    #: network), -2 none (its operator runs no hub)
+    network: np.ndarray
 
     @property
     def size(self) -> int:
@@ -51,6 +54,11 @@ class Hubs:
         """The hubs ``rows``, in that order."""
         return Hubs(**{f.name: getattr(self, f.name)[rows] for f in fields(Hubs)})
 
+    def networks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The operators (sorted names) and each hub's code into them: the codes of Parcels.network."""
+        names, code = np.unique(self.operator.astype(str), return_inverse=True)
+        return names.astype(object), code.astype(np.int16).reshape(-1)
+
 
 @dataclass(frozen=True)
 class Stops:
@@ -68,6 +76,7 @@ class Stops:
     n_parcels: np.ndarray  # int32[S]
     tier: np.ndarray  # int8[S], most urgent (smallest) tier code of its parcels
     forced_hub: np.ndarray  # int32[S], -1 when not forced
+    network: np.ndarray  # int16[S], as Parcels.network (parcels of one stop share it)
     cell: np.ndarray  # int64[S], H3 cell at settings.h3_resolution
     density: np.ndarray  # float64[S], parcels per km^2 in the cell and its ring-1 neighbours
     speed_kmh: np.ndarray  # float64[S], from the density class

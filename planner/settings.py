@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from planner.errors import SettingsError
 
@@ -24,16 +26,42 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: the values of ``Settings.network``
+NETWORKS = ("shared", "separate")
+
+
+#: the documented seed range: what a signed 64-bit integer (a TOML integer) holds
+MAX_SEED = 2**63 - 1
+
+
+def _key(owner: str, name: str) -> str:
+    """A setting's name as written in a TOML file: ``section.key``, or ``key`` at the top level."""
+    return f"{owner}.{name}" if owner else name
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float; never a bool (``true`` is not 1 in a settings file)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _positive(owner: str, **values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise SettingsError(f"{owner}.{name} must be a positive number, not {value!r}")
+        if not (_is_number(value) and value > 0):
+            raise SettingsError(f"{_key(owner, name)} must be a positive number, not {value!r}")
 
 
 def _non_negative(owner: str, **values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise SettingsError(f"{owner}.{name} must be a number >= 0, not {value!r}")
+        if not (_is_number(value) and value >= 0):
+            raise SettingsError(f"{_key(owner, name)} must be a number >= 0, not {value!r}")
+
+
+def _between(owner: str, low: float, high: float, *, open_low: bool = False, **values: float) -> None:
+    """Numbers in [low, high] ((low, high] with ``open_low``)."""
+    for name, value in values.items():
+        if not (_is_number(value) and (value > low if open_low else value >= low) and value <= high):
+            interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+            raise SettingsError(f"{_key(owner, name)} must be a number in {interval}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -90,8 +118,7 @@ class RevenueSettings:
     delivery_share: float = 0.6
 
     def __post_init__(self) -> None:
-        if not (0.0 <= self.delivery_share <= 1.0):
-            raise SettingsError(f"revenue.delivery_share must be in [0, 1], not {self.delivery_share!r}")
+        _between("revenue", 0.0, 1.0, delivery_share=self.delivery_share)
 
 
 def _integer(owner: str, low: int, high: int | None = None, **values: int) -> None:
@@ -99,13 +126,12 @@ def _integer(owner: str, low: int, high: int | None = None, **values: int) -> No
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
         if not ok:
             where = f"in [{low}, {high}]" if high is not None else f">= {low}"
-            raise SettingsError(f"{owner}.{name} must be an integer {where}, not {value!r}")
+            raise SettingsError(f"{_key(owner, name)} must be an integer {where}, not {value!r}")
 
 
 def _share(owner: str, **values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0):
-            raise SettingsError(f"{owner}.{name} must be a number in [0, 1], not {value!r}")
+        _between(owner, 0.0, 1.0, open_low=False, **{name: value})
 
 
 @dataclass(frozen=True)
@@ -155,23 +181,39 @@ class Budget:
 
 @dataclass(frozen=True)
 class ImproveSettings:
-    """Local search and SISR: neighbourhoods, work bounds and the time budget."""
+    """Local search and SISR: neighbourhoods, the effort that sets their work, and a wall-clock safety cap.
+
+    The work is set by the load and the settings only: the local search runs
+    to a local optimum (at most ``max_rounds`` rounds) and SISR runs
+    ``effort_s * iterations_per_effort_s`` iterations shared by the run's
+    stops, so a plan repeats exactly on any machine, cold or warm, loaded or
+    idle. ``time_cap_s`` only stops a run that has gone on far too long, and
+    summary.json then says so.
+    """
 
     #: granular neighbour list size for moves between routes
     neighbours: int = 12
-    #: seconds for the improve stage; None scales with the number of stops
+    #: effort of the improve stage's metaheuristic in seconds of the reference machine (the 2-core machine
+    #: the project is measured on, both cores busy); None: :meth:`effort_for` the run's stops
+    effort_s: float | None = None
+    #: SISR iterations one second of effort buys: the reference machine's rate on national hubs (fixed, so
+    #: that an effort means the same work everywhere)
+    iterations_per_effort_s: float = 40_000.0
+    #: wall-clock safety cap of the improve stage in seconds; None: max(600, 10 x the effort)
+    time_cap_s: float | None = None
+    #: deprecated: the cap's former name (seconds), used as time_cap_s when that is unset
     time_budget_s: float | None = None
-    #: rounds of intra + inter route local search
-    max_rounds: int = 200
-    #: SISR ruin-and-recreate iterations per stop after the local search (0: none)
-    search_iterations_per_stop: float = 4.0
-    #: SISR iterations per second of the improve budget, shared by the stops (0: none); the larger of this
-    #: share and ``search_iterations_per_stop`` applies (see :meth:`budget`)
-    search_iterations_per_s: float = 0.0
+    #: deprecated: SISR iterations per stop, overriding the effort when set (tests use it to keep SISR short)
+    search_iterations_per_stop: float | None = None
+    #: rounds of intra + inter route local search (the first ones gain most: a third round adds about 0.01 %)
+    max_rounds: int = 3
     #: nearest stops where SISR tries to re-insert a removed stop
     search_neighbours: int = 40
     #: nearest stops of a route in the granular 2-opt / Or-opt neighbourhood (0: full neighbourhood only)
     intra_neighbours: int = 10
+    #: whether a long route's first granular 2-opt / Or-opt optimum is confirmed by one pass over every move
+    #: (O(n^2) a route: a quarter of the intra time for about 0.1 % of distance)
+    intra_confirm: bool = False
     #: most 2-opt / Or-opt passes per route and call of the intra kernel
     intra_passes: int = 1000
     #: most routes per call of the intra kernel (the clock is checked between calls)
@@ -184,32 +226,60 @@ class ImproveSettings:
 
     def __post_init__(self) -> None:
         _integer("improve", 1, 64, neighbours=self.neighbours)
-        if self.time_budget_s is not None:
-            _non_negative("improve", time_budget_s=self.time_budget_s)
+        for name in ("effort_s", "time_cap_s", "time_budget_s", "search_iterations_per_stop"):
+            if getattr(self, name) is not None:
+                _non_negative("improve", **{name: getattr(self, name)})
+        _positive("improve", iterations_per_effort_s=self.iterations_per_effort_s)
         _integer("improve", 0, max_rounds=self.max_rounds, intra_neighbours=self.intra_neighbours)
-        _non_negative("improve", search_iterations_per_stop=self.search_iterations_per_stop,
-                      search_iterations_per_s=self.search_iterations_per_s)
         _integer("improve", 1, 128, search_neighbours=self.search_neighbours)
+        if not isinstance(self.intra_confirm, bool):
+            raise SettingsError(f"improve.intra_confirm must be true or false, not {self.intra_confirm!r}")
         _integer("improve", 1, intra_passes=self.intra_passes, intra_batch=self.intra_batch,
                  intra_probe=self.intra_probe, inter_rounds_per_step=self.inter_rounds_per_step)
 
-    def budget(self, seconds: float, n_stops: int) -> Budget:
-        """The budget of an improve call of ``seconds`` over ``n_stops`` routed stops.
+    def effort_for(self, n_stops: int) -> float:
+        """The effort in reference seconds for a run of ``n_stops`` routable stops: ``effort_s`` when set, else
+        5 s plus 60 s per million stops, at most 240 s."""
+        if self.effort_s is not None:
+            return float(self.effort_s)
+        return min(240.0, 5.0 + 6e-5 * n_stops)
 
-        SISR gets the larger of ``search_iterations_per_stop`` and the
-        budget's share ``search_iterations_per_s * seconds / n_stops`` per
-        stop: a pure function of the settings and the data, never of the
-        clock, so a run that finishes within its budget repeats exactly.
+    def cap_for(self, n_stops: int) -> float:
+        """The improve stage's wall-clock safety cap in seconds for a run of ``n_stops`` routable stops."""
+        cap = self.time_cap_s if self.time_cap_s is not None else self.time_budget_s
+        if cap is not None:
+            return float(cap)
+        return max(600.0, 10.0 * self.effort_for(n_stops))
+
+    def budget(self, run_stops: int) -> Budget:
+        """The budget of an improve call (a hub group's) in a run of ``run_stops`` routable stops.
+
+        SISR gets the run's effort in iterations, the same number per stop
+        everywhere (a pure function of the settings and the load, so a hub's
+        plan does not depend on where it runs or which hubs share its group).
+        The cap bounds each call: a group is cut only when it alone has run
+        longer than the whole stage should.
         """
-        per_stop = max(float(self.search_iterations_per_stop),
-                       self.search_iterations_per_s * max(float(seconds), 0.0) / max(int(n_stops), 1))
-        return Budget(float(seconds), self.max_rounds, per_stop)
+        if self.search_iterations_per_stop is not None:
+            per_stop = float(self.search_iterations_per_stop)
+        else:
+            per_stop = self.effort_for(run_stops) * self.iterations_per_effort_s / max(int(run_stops), 1)
+        return Budget(self.cap_for(run_stops), self.max_rounds, per_stop)
 
-    def budget_for(self, n_stops: int) -> float:
-        """The improve stage's time budget in seconds for a run of ``n_stops`` stops."""
-        if self.time_budget_s is not None:
-            return float(self.time_budget_s)
-        return min(90.0, 5.0 + n_stops * 6e-5)
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """The route stage's starts (planner.stages.route): Split of two giant tours and Clarke-Wright savings."""
+
+    #: nearest stops of each stop whose pairs the savings construction merges along (0: Split cuts only)
+    savings_neighbours: int = 16
+    #: the fleet-limited Split DP (O(n K L)) runs on tours of n stops and K vehicles with K x n at most this;
+    #: larger tours keep the unlimited cut where it fits the fleet, else the next-fit cut
+    split_layer_cells: int = 20_000
+
+    def __post_init__(self) -> None:
+        _integer("route", 0, 64, savings_neighbours=self.savings_neighbours)
+        _integer("route", 0, split_layer_cells=self.split_layer_cells)
 
 
 @dataclass(frozen=True)
@@ -226,8 +296,7 @@ class AssignSettings:
     lp_hops: int = 1
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.fill_factor, (int, float)) and 0.0 < self.fill_factor <= 1.0):
-            raise SettingsError(f"assign.fill_factor must be a number in (0, 1], not {self.fill_factor!r}")
+        _between("assign", 0.0, 1.0, open_low=True, fill_factor=self.fill_factor)
         _integer("assign", 0, 15, lp_resolution=self.lp_resolution)
         _integer("assign", 1, lp_max_cells=self.lp_max_cells, lp_hops=self.lp_hops)
 
@@ -243,8 +312,87 @@ class DeviceSettings:
 
     def __post_init__(self) -> None:
         _integer("device", 0, reserved_mib=self.reserved_mib)
-        if not (isinstance(self.memory_share, (int, float)) and 0.0 < self.memory_share <= 1.0):
-            raise SettingsError(f"device.memory_share must be a number in (0, 1], not {self.memory_share!r}")
+        _between("device", 0.0, 1.0, open_low=True, memory_share=self.memory_share)
+
+
+#: road engines (``[roads] engine``): ``none`` keeps every distance great-circle km x circuity
+ENGINES = ("none", "osrm")
+_PROFILE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class RoadSettings:
+    """Road engine (the ``[roads]`` section): which engine, where it is, how hard to push it.
+
+    ``engine = "none"`` (the default) keeps every distance great-circle km x
+    circuity, so plans without a road engine are unchanged. The size limits
+    mirror ``osrm-routed``'s own options: set them to what the server was
+    started with (``--max-table-size``, ``--max-viaroute-size``), or lower.
+    """
+
+    #: ``none`` (great-circle km x circuity) or ``osrm`` (an ``osrm-routed`` at ``url``)
+    engine: str = "none"
+    #: base URL of the server; a path prefix is kept (``http://host/osrm``)
+    url: str = "http://127.0.0.1:5000"
+    #: profile name in the request path; ``osrm-routed`` serves the graph it loaded whatever this says
+    profile: str = "car"
+    #: the server's ``--max-table-size``: a table request holds at most this squared source x target pairs
+    max_table_size: int = 100
+    #: the server's ``--max-viaroute-size``: waypoints per route request (longer sequences are chunked)
+    max_route_size: int = 500
+    #: longest request URL sent; osrm-routed closes the connection without an answer past its header limit
+    max_url_bytes: int = 8000
+    #: requests in flight at once
+    concurrency: int = 4
+    #: extra tries for a request that failed transiently (connection lost, timeout, HTTP 5xx)
+    retries: int = 3
+    #: first pause before a retry, doubled for each further one
+    backoff_s: float = 0.25
+    #: a vehicle may turn around at a stop (OSRM ``continue_straight=false``): each leg is then the fastest path
+    #: on its own, equal to ``table``'s figure for the pair; False keeps the car profile's default (leave a stop
+    #: in the direction it came), which makes legs depend on the leg before and longer by a few per cent
+    uturn_at_stops: bool = True
+    #: per-request connect and read timeout
+    timeout_s: float = 30.0
+    #: timeout of the start-up check, so an unreachable server ends the run in seconds
+    check_timeout_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise SettingsError(f"roads.engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        _check_url(self.url)
+        if not (isinstance(self.profile, str) and _PROFILE.match(self.profile)):
+            raise SettingsError(
+                f"roads.profile must be a name of letters, digits, '_', '-' or '.', not {self.profile!r}")
+        _integer("roads", 2, max_table_size=self.max_table_size, max_route_size=self.max_route_size)
+        _integer("roads", 1024, max_url_bytes=self.max_url_bytes)
+        _integer("roads", 1, concurrency=self.concurrency)
+        _integer("roads", 0, retries=self.retries)
+        _non_negative("roads", backoff_s=self.backoff_s)
+        if not isinstance(self.uturn_at_stops, bool):
+            raise SettingsError(f"roads.uturn_at_stops must be true or false, not {self.uturn_at_stops!r}")
+        _positive("roads", timeout_s=self.timeout_s, check_timeout_s=self.check_timeout_s)
+
+    @property
+    def enabled(self) -> bool:
+        """True when a road engine is configured."""
+        return self.engine != "none"
+
+
+def _check_url(url: object) -> None:
+    if not isinstance(url, str):
+        raise SettingsError(f"roads.url must be an http:// or https:// URL, not {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise SettingsError(f"roads.url must be an http:// or https:// URL with a valid port, not {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"roads.url must be an http:// or https:// URL with a host, not {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError("roads.url must not hold credentials (it is written to summary.json)")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"roads.url must have no query or fragment, not {url!r}")
 
 
 @dataclass(frozen=True)
@@ -253,10 +401,12 @@ class ClusterSettings:
 
     #: target routable stops per hub group; a hub is never split
     group_stops: int = 25_000
+    #: seconds a Dask cluster may have no live worker while tasks wait before the run ends (one line, no output)
+    no_worker_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.group_stops, int) and self.group_stops >= 1):
-            raise SettingsError(f"cluster.group_stops must be an integer >= 1, not {self.group_stops!r}")
+        _integer("cluster", 1, group_stops=self.group_stops)
+        _positive("cluster", no_worker_timeout_s=self.no_worker_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -269,27 +419,31 @@ class Settings:
     max_hub_km: float = 120.0
     seed: int = 0
     backend: str = "auto"
+    #: which hubs may deliver a parcel: "shared", any hub; "separate", only the hubs of the operator that
+    #: sold its shipping (contract.schemas.SHIPPER_OPERATOR)
+    network: str = "shared"
     speeds: SpeedSettings = field(default_factory=SpeedSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     cost: CostSettings = field(default_factory=CostSettings)
     revenue: RevenueSettings = field(default_factory=RevenueSettings)
     improve: ImproveSettings = field(default_factory=ImproveSettings)
     assign: AssignSettings = field(default_factory=AssignSettings)
+    route: RouteSettings = field(default_factory=RouteSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
+    roads: RoadSettings = field(default_factory=RoadSettings)
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.h3_resolution, int) and 0 <= self.h3_resolution <= 15):
-            raise SettingsError(f"h3_resolution must be an integer in [0, 15], not {self.h3_resolution!r}")
-        if not (isinstance(self.circuity, (int, float)) and 1.0 <= self.circuity <= 3.0):
-            raise SettingsError(f"circuity must be a number in [1, 3], not {self.circuity!r}")
-        if not (isinstance(self.candidate_hubs, int) and 1 <= self.candidate_hubs <= 16):
-            raise SettingsError(f"candidate_hubs must be an integer in [1, 16], not {self.candidate_hubs!r}")
-        _positive("settings", max_hub_km=self.max_hub_km)
-        if not (isinstance(self.seed, int) and self.seed >= 0):
-            raise SettingsError(f"seed must be an integer >= 0, not {self.seed!r}")
+        _integer("", 0, 15, h3_resolution=self.h3_resolution)
+        _between("", 1.0, 3.0, circuity=self.circuity)
+        _integer("", 1, 16, candidate_hubs=self.candidate_hubs)
+        _positive("", max_hub_km=self.max_hub_km)
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED):
+            raise SettingsError(f"seed must be an integer in [0, 2**63 - 1], not {self.seed!r}")
         if self.backend not in ("auto", "cpu", "cuda"):
             raise SettingsError(f"backend must be one of auto, cpu, cuda, not {self.backend!r}")
+        if self.network not in NETWORKS:
+            raise SettingsError(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with top-level fields changed (validated again)."""
@@ -306,15 +460,20 @@ class Settings:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Settings":
-        """Load settings from a TOML file."""
+        """Load settings from a TOML file; every error is one line naming the file (and the key)."""
         try:
             with open(path, "rb") as f:
                 data = tomllib.load(f)
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read settings ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{path}: invalid TOML ({exc})") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except SettingsError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:

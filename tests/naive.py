@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h3
+import h3.api.basic_int
 import numpy as np
 import vrplib
 
@@ -338,3 +339,125 @@ def cvrp_cost(path: Path, routes: list[list[int]]) -> int:
         for u, v in zip(stops, stops[1:]):
             total += int(math.floor(math.hypot(*(xy[u] - xy[v])) + 0.5))
     return total
+
+
+# The index stage, validation and the output tables as they were before they were vectorised (issue 17):
+# one Python call per stop and per cell, sorts and Python lists. The new code must give the same bits.
+
+
+def group_rows_by_sorting(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(group int32[n], first int64[G])`` by a stable lexsort: groups numbered by their first row."""
+    n = keys[0].size
+    if n == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    order = np.lexsort(keys[::-1])
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for key in keys:
+        sorted_key = key[order]
+        new[1:] |= sorted_key[1:] != sorted_key[:-1]
+    heads = order[new]
+    by_first = np.argsort(heads, kind="stable")
+    rank = np.empty(heads.size, dtype=np.int32)
+    rank[by_first] = np.arange(heads.size, dtype=np.int32)
+    group = np.empty(n, dtype=np.int32)
+    group[order] = rank[np.cumsum(new) - 1]
+    return group, heads[by_first].astype(np.int64)
+
+
+def latlng_cells_by_h3py(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+    """``h3.latlng_to_cell`` one point at a time, as int64."""
+    to_cell = h3.api.basic_int.latlng_to_cell
+    return np.fromiter(map(to_cell, lat.tolist(), lon.tolist(), [resolution] * lat.size), dtype=np.int64,
+                       count=lat.size)
+
+
+def disk_density_by_h3py(cell: np.ndarray, parcels: np.ndarray) -> np.ndarray:
+    """The index stage's density before issue 17: h3-py's grid_disk and cell_area per occupied cell,
+    the disk's area as its size times the centre's area."""
+    api = h3.api.basic_int
+    occupied, inverse = np.unique(cell, return_inverse=True)
+    if occupied.size == 0:
+        return np.zeros(0, np.float64)
+    count = np.bincount(inverse, weights=parcels, minlength=occupied.size)
+    disks = list(map(api.grid_disk, occupied.tolist(), [1] * occupied.size))
+    sizes = np.fromiter(map(len, disks), dtype=np.int64, count=occupied.size)
+    members = np.fromiter(itertools.chain.from_iterable(disks), dtype=np.int64, count=int(sizes.sum()))
+    at = np.minimum(np.searchsorted(occupied, members), occupied.size - 1)
+    member_count = np.where(occupied[at] == members, count[at], 0.0)
+    owner = np.repeat(np.arange(occupied.size), sizes)
+    disk_count = np.bincount(owner, weights=member_count, minlength=occupied.size)
+    area = np.fromiter(map(api.cell_area, occupied.tolist()), dtype=np.float64, count=occupied.size) * sizes
+    return (disk_count / area)[inverse]
+
+
+def route_ids_by_fstrings(hub_id: np.ndarray, hub: np.ndarray) -> list[str]:
+    """``<hub_id>-R<k>`` one f-string per route, k counted from 1 within the hub (``hub`` sorted)."""
+    first = np.searchsorted(hub, hub, side="left")
+    k = np.arange(hub.size) - first + 1
+    return [f"{hub_id[h]}-R{n:03d}" for h, n in zip(hub.tolist(), k.tolist())]
+
+
+def revenue_split_by_objects(shipper: list[str | None], operator: np.ndarray, parcel_hub: np.ndarray,
+                             planned: np.ndarray, fee: np.ndarray, share: float,
+                             shipper_operator: dict[str, str], default_seller: str) -> dict[str, float]:
+    """The revenue split before issue 17: every parcel's seller and deliverer as a Python string."""
+    seller = np.asarray([shipper_operator.get(x, default_seller) if x is not None else default_seller
+                         for x in shipper], dtype=object)
+    deliverer = (operator[np.maximum(parcel_hub, 0)] if operator.size
+                 else np.full(parcel_hub.size, None, dtype=object))
+    split = {}
+    for op in sorted(set(operator.tolist()) | set(seller[planned].tolist()) | {default_seller}):
+        amount = share * fee[planned & (deliverer == op)].sum() + (1 - share) * fee[planned & (seller == op)].sum()
+        split[op] = round(float(amount), 2)
+    return split
+
+
+def tier_counts_by_masks(tier: np.ndarray, status: np.ndarray, tiers: tuple[str, ...],
+                         statuses: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Parcels per tier and status, one mask per pair."""
+    return {name: {st: int(((tier == code) & (status == k)).sum()) for k, st in enumerate(statuses)}
+            for code, name in enumerate(tiers)}
+
+
+def savings_routes(stops, depot, pairs, a, b, kg, pn, svc, spd, cap_kg, cap_n, max_dur, max_routes, metric, scale):
+    """Clarke-Wright as written in the textbook: routes as Python lists merged along ``pairs`` (i, j, d) in
+    the order given, the larger route first and the smaller one behind it, durations summed from scratch.
+    Returns (tour, starts, cost) in the kernel's layout (routes in the order of their head in ``stops``)."""
+    def dist(u, v):
+        return reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+
+    def duration(route):
+        path = [depot, *route, depot]
+        return (sum(reference.leg_seconds(dist(u, v), spd[u], spd[v]) for u, v in zip(path, path[1:]))
+                + sum(svc[u] for u in route))
+
+    routes = {s: [s] for s in stops}
+    owner = {s: s for s in stops}
+    for i, j, _ in pairs:
+        ri, rj = owner[i], owner[j]
+        if ri == rj:
+            continue
+        if i not in (routes[ri][0], routes[ri][-1]) or j not in (routes[rj][0], routes[rj][-1]):
+            continue
+        if sum(kg[u] for u in routes[ri] + routes[rj]) > cap_kg or sum(pn[u] for u in routes[ri] + routes[rj]) > cap_n:
+            continue
+        big, small, b_end, s_end = (rj, ri, j, i) if len(routes[rj]) > len(routes[ri]) else (ri, rj, i, j)
+        head = routes[big] if routes[big][-1] == b_end else routes[big][::-1]
+        tail = routes[small] if routes[small][0] == s_end else routes[small][::-1]
+        if duration(head + tail) > max_dur:
+            continue
+        routes[big] = head + tail
+        for u in tail:
+            owner[u] = big
+        del routes[small]
+    heads = {r[0]: r for r in routes.values()}
+    tour, starts, cost = [], [], 0.0
+    for s in stops:
+        if s in heads:
+            r = heads[s]
+            tour += r
+            starts += [1] + [0] * (len(r) - 1)
+            path = [depot, *r, depot]
+            cost += sum(dist(u, v) for u, v in zip(path, path[1:]))
+    return tour, starts, (cost if len(routes) <= max_routes else math.inf)

@@ -2,6 +2,7 @@
 
 - planner.contract imports no stage and nothing of planner.run;
 - planner.stages import no Arrow and nothing of planner.run;
+- simulate reaches the planner through planner.run and the contract (no stage, no device door, no kernel);
 - report and synth reach the planner only through planner.contract (plus errors, settings, and the report's
   stage clock in planner.run.clock); cvrp through planner.run and the contract; none of the three imports a
   stage or the device door;
@@ -73,6 +74,7 @@ def test_the_walk_sees_the_packages() -> None:
                        "kernels.cpu", "kernels.cuda"), ()),
     ("planner.cvrp", ("planner.stages", "planner.report", "planner.synth", "kernels.api", "kernels.cpu",
                       "kernels.cuda"), ()),
+    ("planner.simulate", ("planner.stages", "planner.device", "planner.cvrp", "kernels"), ()),
     ("kernels", ("planner", "pyarrow"), ()),
     ("kernels.cuda", ("kernels.cpu",), ()),
     ("kernels.core", ("kernels.cpu", "kernels.cuda", "kernels.api"), ()),

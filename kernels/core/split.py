@@ -256,9 +256,9 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
 
     @jit
     def greedy_count(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, metric,
-                     scale, fws):  # type: ignore[no-untyped-def]
+                     scale, fws, start):  # type: ignore[no-untyped-def]
         """Routes a next-fit cut of one tour needs (each route as long as it stays feasible); -1 if a stop fits no
-        route.
+        route. Marks the cut in ``start`` when it has a slot per stop (pass an empty array to count only).
 
         When a route that is feasible stays feasible with its first or last stop
         removed (always for capacities; for shifts up to the asymmetry of
@@ -297,11 +297,16 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
                 j += 1
             if j == i:
                 return -1
+            if start.shape[0] == n:
+                start[i] = 1
+                for q in range(i + 1, j):
+                    start[q] = 0
             count += 1
             i = j
         return count
 
-    return SimpleNamespace(split_unlimited=split_unlimited, split_layers=split_layers, greedy_count=greedy_count)
+    return SimpleNamespace(split_unlimited=split_unlimited, split_layers=split_layers, greedy_count=greedy_count,
+                           cut_cost=cut_cost)
 
 
 def check_tours(tour_ptr: np.ndarray, tour_nodes: np.ndarray, per_tour: dict[str, np.ndarray]) -> int:

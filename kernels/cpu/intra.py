@@ -92,7 +92,7 @@ def _best_granular_move(tab, m, spd, perm, pos, nn, kk, n, i, cur_dur, max_dur, 
 
 @njit(cache=True)
 def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scale, max_passes,
-                 granular_k):  # type: ignore[no-untyped-def]
+                 granular_k, confirm):  # type: ignore[no-untyped-def]
     """Improve one route's stops ``nodes`` in place; returns its new distance."""
     n = nodes.shape[0]
     if n == 0:
@@ -131,7 +131,7 @@ def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scal
     dist, legs = _totals(tab, m, spd, perm, n)
     full = kk == 0
     sweep = True
-    checked = False
+    checked = not confirm  # the first granular optimum is confirmed by a full pass unless told not to
     for _ in range(max_passes):
         moved = False
         for i in range(1, n + 1):
@@ -161,11 +161,11 @@ def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scal
 
 @njit(parallel=True, cache=True)
 def _improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
-                   max_passes, granular_k, out):  # type: ignore[no-untyped-def]
+                   max_passes, granular_k, confirm, out):  # type: ignore[no-untyped-def]
     for r in prange(out.shape[0]):
         out[r] = _improve_one(
             routes[r, :route_len[r]], route_depot[r], a, b, service_s, speed_kmh,
-            max_duration_s[r], metric, scale, max_passes, granular_k,
+            max_duration_s[r], metric, scale, max_passes, granular_k, confirm,
         )
 
 
@@ -185,6 +185,7 @@ def improve_intra(
     max_passes: int,
     granular_k: int,
     rows: np.ndarray | None = None,
+    confirm: bool = True,
 ) -> np.ndarray:
     """Reorder each route's stops by 2-opt and Or-opt, in place; return the new distances (float64[R]).
 
@@ -192,7 +193,8 @@ def improve_intra(
     place); ``route_len[r]`` stops of route ``r`` start and end at
     ``route_depot[r]``. No route gets longer, and no route within
     ``max_duration_s[r]`` (legs + service) leaves it. ``granular_k`` is the
-    nearest-node list length of the granular neighbourhood (<= 0: full).
+    nearest-node list length of the granular neighbourhood (<= 0: full); with
+    ``confirm`` a granular search's first optimum is checked by one full pass.
     ``rows`` (default all) picks the routes to improve; the distances
     returned are those of ``rows``, in its order.
     """
@@ -201,7 +203,7 @@ def improve_intra(
     if rows is not None:  # gather the rows, improve them, scatter them back
         sub = np.ascontiguousarray(routes[rows])
         out = improve_intra(sub, route_len[rows], route_depot[rows], a, b, service_s, speed_kmh, max_duration_s[rows],
-                            metric, scale, max_passes, granular_k)
+                            metric, scale, max_passes, granular_k, confirm=confirm)
         routes[rows] = sub
         return out
     f64 = np.float64
@@ -211,6 +213,7 @@ def improve_intra(
         routes, np.ascontiguousarray(route_len, np.int32), np.ascontiguousarray(route_depot, np.int32),
         np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
         np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
-        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), int(granular_k), out,
+        np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), int(granular_k),
+        bool(confirm), out,
     )
     return out

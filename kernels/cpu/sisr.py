@@ -785,7 +785,7 @@ def search(node: np.ndarray, neighbours: np.ndarray, flat: np.ndarray, ptr: np.n
     load_routes(rows, np.ascontiguousarray(flat, np.int32), slot_ptr, ns, ri, rs, sc, prm)
     prm = _parameters(limits, metric, scale, params, n, sc[COST], n + int(sc[N_ROUTES]))
     best = (ns.copy(), ri.copy(), rs.copy())
-    rng = seed_rng(abs(int(seed)))
+    rng = seed_rng(np.uint64(int(seed) % 2**64))
     cap = params.max_iterations_per_stop * max(n, 1)
     limit = cap if iterations is None else min(cap, int(iterations))
     nd = neighbour_distances(rows, nbr, metric, scale) if n > 1 and limit > 0 else None

@@ -1,6 +1,8 @@
 """Split on the CPU: one tour per ``prange`` iteration, scratch allocated per tour (see :mod:`kernels.core.split`)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -11,6 +13,7 @@ _split = build_split_core(njit(inline="always", cache=True), _core)
 _split_unlimited = _split.split_unlimited
 _split_layers = _split.split_layers
 _greedy_count = _split.greedy_count
+_cut_cost = _split.cut_cost
 
 
 @njit(cache=True)
@@ -53,8 +56,21 @@ def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, s
         fws = np.empty(FLOAT_SLOTS * (hi - lo + 1))
         counts[t] = _greedy_count(
             tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
-            cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws,
+            cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws, np.empty(0, np.int8),
         )
+
+
+@njit(parallel=True, cache=True)
+def _next_fit(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+              max_duration_s, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
+    for t in prange(tour_cost.shape[0]):
+        lo = tour_ptr[t]
+        hi = tour_ptr[t + 1]
+        n = hi - lo
+        fws = np.empty(FLOAT_SLOTS * (n + 1))
+        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+                              cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws, route_start[lo:hi])
+        tour_cost[t] = math.inf if count < 0 else _cut_cost(route_start[lo:hi], fws[0:n + 1], fws[n + 1:2 * (n + 1)])
 
 
 
@@ -132,3 +148,33 @@ def route_counts(
     _route_counts(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
                               cap_kg, cap_n, max_duration_s), int(metric), float(scale), counts)
     return counts
+
+
+def next_fit_tours(
+    tour_ptr: np.ndarray,
+    tour_nodes: np.ndarray,
+    tour_depot: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    demand_kg: np.ndarray,
+    demand_n: np.ndarray,
+    service_s: np.ndarray,
+    speed_kmh: np.ndarray,
+    cap_kg: np.ndarray,
+    cap_n: np.ndarray,
+    max_duration_s: np.ndarray,
+    metric: int,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The next-fit cut of each tour (every route as long as it stays feasible), in O(n):
+    ``(route_start int8[m], tour_cost float64[T])``, +inf where a stop fits no route. The fewest routes
+    Split can use (see :func:`route_counts`): the cut to fall back on when the fleet binds.
+    """
+    n_tours = check_tours(tour_ptr, tour_nodes, {
+        "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
+    })
+    route_start = np.zeros(len(tour_nodes), dtype=np.int8)
+    tour_cost = np.empty(n_tours, dtype=np.float64)
+    _next_fit(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
+                          cap_kg, cap_n, max_duration_s), int(metric), float(scale), route_start, tour_cost)
+    return route_start, tour_cost

@@ -4,8 +4,15 @@ Arrays live on the device as CuPy arrays when CuPy imports and the simulator is
 off; otherwise (Numba's simulator, or a GPU node without CuPy) as Numba device
 arrays. Inputs may be NumPy arrays or anything with ``__cuda_array_interface__``.
 Every copy between host and device goes through :func:`to_device` /
-:func:`to_host` / :func:`to_host_into` and is counted in :data:`TRANSFERS`,
-so tests and summary.json can see how often data crosses the bus.
+:func:`to_host` / :func:`to_host_into` and is counted in :data:`TRANSFERS`
+(a copy to the host blocks until the device is done), and so is every kernel
+launch (each launch sizes its grid with :func:`launch_config`), so tests and
+summary.json can see how often the host waits and how many launches a stage
+takes.
+
+With CuPy, device memory comes from CuPy's pool but is handed out as Numba
+device arrays viewing it (:func:`numba.cuda.as_cuda_array`, once per array):
+a launch given CuPy arrays would convert every argument again.
 """
 from __future__ import annotations
 
@@ -24,30 +31,38 @@ THREADS = 128
 MAX_BLOCKS = 65535
 
 
-def launch_config(n: int) -> tuple[int, int]:
-    """Return ``(blocks, threads)`` covering ``n`` items with the current :data:`THREADS`."""
-    threads = int(THREADS)
-    blocks = max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+def launch_config(n: int, threads: int | None = None, max_blocks: int = MAX_BLOCKS) -> tuple[int, int]:
+    """Return ``(blocks, threads)`` covering ``n`` items with ``threads`` (default :data:`THREADS`) a block;
+    called once per launch, which is what :data:`TRANSFERS` counts as one."""
+    threads = int(THREADS if threads is None else threads)
+    blocks = max(1, min(max_blocks, math.ceil(n / threads)))
+    TRANSFERS.launch()
     return blocks, threads
 
 
 @dataclass
 class TransferLog:
-    """Bytes and copies host -> device (h2d) and device -> host (d2h) since the last :meth:`reset`."""
+    """Bytes and copies host -> device (h2d) and device -> host (d2h, each one blocking), and kernel launches,
+    since the last :meth:`reset`."""
 
     h2d_bytes: int = 0
     h2d_calls: int = 0
     d2h_bytes: int = 0
     d2h_calls: int = 0
+    launches: int = 0
 
     def reset(self) -> None:
         """Start counting from zero."""
-        self.h2d_bytes = self.h2d_calls = self.d2h_bytes = self.d2h_calls = 0
+        self.h2d_bytes = self.h2d_calls = self.d2h_bytes = self.d2h_calls = self.launches = 0
 
     def snapshot(self) -> dict[str, int]:
         """The counters as a plain dict (for differences and summary.json)."""
         return {"h2d_bytes": self.h2d_bytes, "h2d_calls": self.h2d_calls,
-                "d2h_bytes": self.d2h_bytes, "d2h_calls": self.d2h_calls}
+                "d2h_bytes": self.d2h_bytes, "d2h_calls": self.d2h_calls, "launches": self.launches}
+
+    def launch(self) -> None:
+        """Count one kernel launch."""
+        self.launches += 1
 
     def h2d(self, nbytes: int) -> None:
         """Count one copy to the device."""
@@ -79,10 +94,12 @@ def to_device(x: Any, dtype: np.dtype | type) -> Any:
     """Return ``x`` as a contiguous device array of ``dtype``, copying only when needed."""
     cp = _cupy()
     if cp is not None:
+        if hasattr(x, "copy_to_host") and x.dtype == np.dtype(dtype) and x.is_c_contiguous():
+            return x  # a Numba device array already: as the kernels take it
         if on_host(x):
             x = np.ascontiguousarray(x, dtype=dtype)
             TRANSFERS.h2d(x.nbytes)
-        return cp.ascontiguousarray(cp.asarray(x, dtype=dtype))
+        return cuda.as_cuda_array(cp.ascontiguousarray(cp.asarray(x, dtype=dtype)))
     if not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__") and not cuda_simulator():
         x = cuda.as_cuda_array(x)
     if hasattr(x, "copy_to_host"):  # a Numba device array (or the simulator's stand-in)
@@ -103,7 +120,7 @@ def device_empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> Any:
     """Allocate an uninitialised device array (CuPy when available)."""
     cp = _cupy()
     if cp is not None:
-        return cp.empty(shape, dtype=dtype)
+        return cuda.as_cuda_array(cp.empty(shape, dtype=dtype))
     return cuda.device_array(shape, dtype=dtype)
 
 

@@ -14,19 +14,19 @@ from numba import cuda
 from kernels.cuda import _launch
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _fill(flat, value):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), flat.shape[0], cuda.gridsize(1)):
         flat[i] = value
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _copy(src, dst):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), src.shape[0], cuda.gridsize(1)):
         dst[i] = src[i]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _rows_differ(x, y, out):  # type: ignore[no-untyped-def]
     for r in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         differ = False

@@ -20,25 +20,25 @@ _point_distance = _core.point_distance
 _embed = _core.embed
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[i] = _point_distance(metric, scale, a1[i], b1[i], a2[i], b2[i])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _unit_vectors(lat, lon, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[i, 0], out[i, 1], out[i, 2] = _embed(True, lat[i], lon[i])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
     for r in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, metric, scale)

@@ -16,7 +16,7 @@ from kernels.cuda import _core, _launch
 _hilbert_key = build_elements(cuda.jit(device=True, inline=True), _core).hilbert_key
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _hilbert_keys(a, b, lo_a, fa, lo_b, fb, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
         out[i] = _hilbert_key(a[i], b[i], lo_a, fa, lo_b, fb)

@@ -17,7 +17,6 @@ Arrays may be NumPy arrays (copied to the device; ``routes`` and
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -39,12 +38,11 @@ _stale = _moves.stale
 
 
 def _grid(n: int) -> tuple[int, int]:
-    """``(blocks, threads)`` covering ``n`` items with the current :data:`THREADS`."""
-    threads = int(THREADS)
-    return max(1, min(MAX_BLOCKS, math.ceil(n / threads))), threads
+    """``(blocks, threads)`` covering ``n`` items with the current :data:`THREADS` (one launch, counted)."""
+    return _launch.launch_config(n, THREADS, MAX_BLOCKS)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _reset_kernel(first_empty, n_routes):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -52,7 +50,7 @@ def _reset_kernel(first_empty, n_routes):  # type: ignore[no-untyped-def]
         first_empty[g] = n_routes
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _stats_kernel(routes, route_len, route_depot, route_group, a, b, kg, pn, svc, spd, metric, scale,
                   route_dirty, node_int, node_f, route_f, first_empty):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
@@ -65,7 +63,7 @@ def _stats_kernel(routes, route_len, route_depot, route_group, a, b, kg, pn, svc
             cuda.atomic.min(first_empty, route_group[r], r)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _groups_kernel(first_empty, prev_empty, group_dirty):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -74,7 +72,7 @@ def _groups_kernel(first_empty, prev_empty, group_dirty):  # type: ignore[no-unt
         prev_empty[g] = first_empty[g]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
                  cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
                  first_empty, route_dirty, group_dirty, gain, move):  # type: ignore[no-untyped-def]
@@ -87,7 +85,7 @@ def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, kg, pn, 
                        first_empty, gain, move)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _copy_kernel(src, dst):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -96,7 +94,7 @@ def _copy_kernel(src, dst):  # type: ignore[no-untyped-def]
         dst[x // cols, x % cols] = src[x // cols, x % cols]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _apply_kernel(accepted, old, routes, route_len, node_int, move):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -104,7 +102,7 @@ def _apply_kernel(accepted, old, routes, route_len, node_int, move):  # type: ig
         _apply_move(accepted[t], old, routes, route_len, node_int, move)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _candidates_kernel(gain, move, min_gain, count, cand, cand_gain, cand_move):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -117,7 +115,7 @@ def _candidates_kernel(gain, move, min_gain, count, cand, cand_gain, cand_move):
                 cand_move[k, j] = move[u, j]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _touch_kernel(accepted, move, route_dirty):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)

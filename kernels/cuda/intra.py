@@ -51,9 +51,9 @@ _point_distance = _core.point_distance
 def _kernel(threads: int) -> Callable:
     """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
 
-    @cuda.jit
+    @cuda.jit(cache=True)
     def improve(rows, routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
-                max_passes, granular_k, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
+                max_passes, granular_k, confirm, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
         tid = cuda.threadIdx.x
         slot = cuda.blockIdx.x
         best_g = cuda.shared.array(threads, float64)
@@ -109,7 +109,7 @@ def _kernel(threads: int) -> Callable:
             max_dur = max_duration_s[r]
             full = kk == 0
             sweep = True
-            checked = False
+            checked = not confirm
             for _ in range(max_passes):
                 moves_before = state[1]
                 for i in range(1, n + 1):
@@ -151,9 +151,11 @@ def _kernel(threads: int) -> Callable:
                             state[0] = legs + state[2]
                             state[3] = dist
                             state[1] += 1.0
-                        elif not full:
-                            act[perm[i]] = False
+                        else:
+                            act[perm[i]] = False  # scanned without success (as on the CPU, full passes too)
                     cuda.syncthreads()
+                # every thread is past the pass's last look at the bits before any of them is woken
+                cuda.syncthreads()
                 stop, full, sweep, checked, wake = _schedule(kk, state[1] != moves_before, full, sweep, checked)
                 if stop:
                     break
@@ -184,6 +186,7 @@ def improve_intra(
     max_passes: int,
     granular_k: int,
     rows: Any = None,
+    confirm: bool = True,
 ) -> Any:
     """GPU :func:`kernels.cpu.intra.improve_intra`: improves ``routes`` in place, returns distances on the device.
 
@@ -209,12 +212,13 @@ def improve_intra(
     nn_len = max(1, (width + 1) * (0 if granular_k <= 0 or width <= FULL_UPTO else min(granular_k, width)))
     slot_bytes = 8 * ((width + 1) ** 2 + (width + 1)) + 4 * (3 * width + 4 + nn_len) + (width + 1)
     blocks = max(1, min(n_rows, MAX_BLOCKS, WORKSPACE_BYTES // slot_bytes))
+    _launch.TRANSFERS.launch()
     _kernel(threads)[blocks, threads](
         _launch.to_device(rows, i32), d_routes, _launch.to_device(route_len, i32),
         _launch.to_device(route_depot, i32),
         _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(service_s, f64),
         _launch.to_device(speed_kmh, f64), _launch.to_device(max_duration_s, f64), int(metric), float(scale),
-        int(max_passes), granular_k,
+        int(max_passes), granular_k, bool(confirm),
         _launch.device_empty((blocks, (width + 1) ** 2), f64), _launch.device_empty((blocks, width + 1), f64),
         _launch.device_empty((blocks, width + 2), i32), _launch.device_empty((blocks, width + 1), i32),
         _launch.device_empty((blocks, width + 1), i32), _launch.device_empty((blocks, nn_len), i32),

@@ -18,7 +18,7 @@ from kernels.cuda import _core, _launch
 _knn_query = build_elements(cuda.jit(device=True), _core).knn_query
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _nearest_hubs(qa, qb, k, metric, scale, a0, b0, wa, wb, na, nb, origin, slack_a, slack_b,
                   cell_ptr, hub_idx, hub_a, hub_b, hub_x, hub_y, hub_z, hub_cos, cand_ptr, cand_pos,
                   out_idx, out_dist):  # type: ignore[no-untyped-def]

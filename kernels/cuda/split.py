@@ -9,6 +9,7 @@ the host for just those tours.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,10 @@ _split = build_split_core(cuda.jit(device=True, inline=True), _core)
 _split_unlimited = _split.split_unlimited
 _split_layers = _split.split_layers
 _greedy_count = _split.greedy_count
+_cut_cost = _split.cut_cost
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
                       cap_n, max_duration_s, max_routes, metric, scale, fws, iws, route_start, tour_cost,
                       needs_layers):  # type: ignore[no-untyped-def]
@@ -42,7 +44,7 @@ def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_
         needs_layers[t] = 1 if needs else 0
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, service_s, cap_kg, cap_n,
                    max_duration_s, max_routes, fws, iws, vk, pk, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for w in range(cuda.grid(1), todo.shape[0], cuda.gridsize(1)):
@@ -61,7 +63,7 @@ def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, s
         )
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                    max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), counts.shape[0], cuda.gridsize(1)):
@@ -72,7 +74,25 @@ def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, 
         counts[t] = _greedy_count(
             tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)],
+            tour_nodes[0:0],
         )
+
+
+@cuda.jit(cache=True)
+def _next_fit_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                     max_duration_s, metric, scale, fws, route_start, tour_cost):  # type: ignore[no-untyped-def]
+    for t in range(cuda.grid(1), tour_cost.shape[0], cuda.gridsize(1)):
+        lo = tour_ptr[t]
+        hi = tour_ptr[t + 1]
+        base = lo + t
+        rows = hi - lo + 1
+        ws = fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)]
+        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+                              cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, ws, route_start[lo:hi])
+        if count < 0:
+            tour_cost[t] = math.inf
+        else:
+            tour_cost[t] = _cut_cost(route_start[lo:hi], ws[0:rows], ws[rows:2 * rows])
 
 
 def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
@@ -96,6 +116,31 @@ def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any
         int(metric), float(scale), fws, counts,
     )
     return counts
+
+
+def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
+                   service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int,
+                   scale: float) -> tuple[Any, Any]:
+    """GPU :func:`kernels.cpu.split.next_fit_tours`: one thread per tour; device arrays out."""
+    ptr_host = np.asarray(_launch.to_host(tour_ptr), dtype=np.int64)
+    n_tours = check_tours(ptr_host, tour_nodes, {
+        "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
+    })
+    m = int(ptr_host[-1])
+    route_start = _launch.device_empty(m, np.int8)  # every slot of a tour with a cut is written
+    tour_cost = _launch.device_empty(n_tours, np.float64)
+    if n_tours == 0:
+        return route_start, tour_cost
+    f64, i32 = np.float64, np.int32
+    fws = _launch.device_empty(FLOAT_SLOTS * (m + n_tours), f64)
+    _next_fit_kernel[_launch.launch_config(n_tours)](
+        _launch.to_device(ptr_host, np.int64), _launch.to_device(tour_nodes, i32),
+        _launch.to_device(tour_depot, i32), _launch.to_device(a, f64), _launch.to_device(b, f64),
+        *(_launch.to_device(x, f64) for x in (demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                                              max_duration_s)),
+        int(metric), float(scale), fws, route_start, tour_cost,
+    )
+    return route_start, tour_cost
 
 
 def split_tours(

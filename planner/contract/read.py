@@ -17,7 +17,9 @@ from planner.errors import InputError, first_line
 
 IPC_SUFFIXES = (".arrow", ".feather", ".ipc")
 PARQUET_SUFFIXES = (".parquet",)
-_READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
+#: what a damaged file raises while read and validated (UnicodeDecodeError, a ValueError, for a column name;
+#: MemoryError for a length field that claims more than there is)
+_READ_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError, MemoryError)
 
 
 def _read_ipc(path: Path) -> pa.Table:
@@ -55,9 +57,22 @@ def read_table(path: str | os.PathLike[str], name: str) -> pa.Table:
     kind = "Parquet" if suffix in PARQUET_SUFFIXES else "Arrow IPC"
     try:
         table = pq.read_table(p) if suffix in PARQUET_SUFFIXES else _read_ipc(p)
+        # Every buffer checked (offsets within their data, dictionary indices within their dictionary, UTF-8)
+        # before anything computes on it: a damaged file's out-of-range offsets would fault in pyarrow.compute.
+        table.validate(full=True)
     except _READ_ERRORS as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {first_line(exc)}") from exc
     return conform(table, name, label)
+
+
+def _numeric_source(actual: pa.DataType) -> bool:
+    """Whether a column of type ``actual`` may be cast to a numeric contract type: numbers (or a
+    dictionary of them) and all-null columns; never booleans or text, which a cast would turn into
+    numbers silently (true -> 1.0, "40.7" -> 40.7)."""
+    if pa.types.is_dictionary(actual):
+        actual = actual.value_type
+    return pa.types.is_integer(actual) or pa.types.is_floating(actual) or pa.types.is_decimal(actual) or \
+        pa.types.is_null(actual)
 
 
 def _contract_type(actual: pa.DataType, spec: S.ColumnSpec) -> pa.DataType:
@@ -85,6 +100,9 @@ def conform(table: pa.Table, name: str, label: str) -> pa.Table:
         target = _contract_type(column.type, spec)
         if column.type == target:
             continue
+        if (pa.types.is_integer(spec.type) or pa.types.is_floating(spec.type)) and not _numeric_source(column.type):
+            raise InputError(f"{label}: column '{spec.name}' of type {column.type} cannot be read as {target}: "
+                             "it must hold numbers")
         try:
             column = column.cast(target)
         except (pa.ArrowException, ValueError, TypeError) as exc:

@@ -31,6 +31,14 @@ PLANNED, DEFERRED, UNASSIGNED = range(len(STATUSES))
 UNLIMITED = 2**31 - 1
 DEFAULT_SHIFT_S = 28800
 DEFAULT_OPERATOR = "usps"
+#: who sold a parcel's shipping, by its ``shipper``: the revenue split pays this operator, and with separate
+#: networks (settings ``network``) only its hubs may deliver the parcel; every other shipper, and none,
+#: bought from DEFAULT_SELLER
+SHIPPER_OPERATOR = {"amazon": "amazon"}
+DEFAULT_SELLER = "usps"
+#: area class of a parcel's stop, by the parcel density around it (``speeds.urban_density`` and
+#: ``speeds.suburban_density``); a parcel's ``area_code`` is the index in this tuple
+AREAS = ("urban", "suburban", "rural")
 
 # Reject reasons. Rows are checked in the order of PARCEL_CHECKS / HUB_CHECKS
 # and get the first reason that applies.
@@ -47,6 +55,10 @@ REASON_WEIGHT_OVER_CAPACITY = "weight_kg above every vehicle's capacity"
 REASON_UNKNOWN_TIER = "unknown tier '{tier}'"
 REASON_BAD_FEE = "fee_usd must be a finite number >= 0"
 REASON_UNKNOWN_HUB = "hub_id names no hub"
+#: formatted with the parcel's address_id: ``REASON_ADDRESS_CONFLICT.format(address_id=...)``
+REASON_ADDRESS_CONFLICT = "address_id '{address_id}' shared with parcels more than 200 m away"
+#: parcels of one address_id farther apart than this are in conflict (one stop cannot be in two places)
+ADDRESS_CONFLICT_M = 200.0
 REASON_BAD_VEHICLES = "vehicles must be >= 0"
 REASON_BAD_CAPACITY_KG = "capacity_kg must be > 0"
 REASON_BAD_CAPACITY_PARCELS = "capacity_parcels must be > 0"
@@ -56,24 +68,36 @@ REASON_BAD_DAILY_CAPACITY = "daily_capacity must be >= 0"
 # Outcome reasons: why a valid parcel is deferred or unassigned (the ``reason`` column of
 # ``assignments``). Stages carry the code (int8, an index into OUTCOME_REASONS); the text is made only
 # when the table is built. ``{max_hub_km:g}`` is filled in from the settings (outcome_reasons()).
-OUTCOME_REASONS = (
-    None,  # planned: no reason
-    "hub daily capacity exceeded",
-    "forced hub daily capacity exceeded",
-    "no hub within {max_hub_km:g} km",
-    "forced hub has no vehicles",
-    "hub has no vehicles today",
-    "stop is heavier than one vehicle of its hub carries",
-    "stop has more parcels than one vehicle of its hub carries",
-    "stop cannot be reached and served within one shift",
-    "hub's vehicles are full today",
+# Each reason fixes the status: ``deferred`` when tomorrow can serve the parcel (today's capacity is
+# used up), ``unassigned`` when no vehicle of the network as given can ever take it.
+_OUTCOMES = (
+    (None, PLANNED),  # planned: no reason
+    ("hub daily capacity exceeded", DEFERRED),  # the hub's daily_capacity (sorting) is used up
+    ("forced hub daily capacity exceeded", DEFERRED),
+    ("no hub with vehicles within {max_hub_km:g} km", UNASSIGNED),
+    ("forced hub has no vehicles", UNASSIGNED),
+    ("hub has no vehicles today", UNASSIGNED),
+    ("stop is heavier than one vehicle of its hub carries", UNASSIGNED),
+    ("stop has more parcels than one vehicle of its hub carries", UNASSIGNED),
+    ("stop cannot be reached and served within one shift", UNASSIGNED),
+    ("hub's vehicles are full today", DEFERRED),  # routing: the fleet cannot carry every stop
+    ("hub's vehicles are full today (kg)", DEFERRED),  # assignment: vehicles x capacity_kg used up
+    ("hub's vehicles are full today (parcels)", DEFERRED),  # assignment: vehicles x capacity_parcels used up
+    ("forced hub's vehicles are full today (kg)", DEFERRED),
+    ("forced hub's vehicles are full today (parcels)", DEFERRED),
+    ("no valid hub in the hubs file", UNASSIGNED),
+    ("no hub has vehicles today", UNASSIGNED),
 )
+OUTCOME_REASONS: tuple[str | None, ...] = tuple(text for text, _ in _OUTCOMES)
+#: status code (index into STATUSES) that each outcome reason code implies
+OUTCOME_STATUS = np.array([status for _, status in _OUTCOMES], dtype=np.int8)
 (NO_REASON, R_HUB_CAPACITY, R_FORCED_HUB_CAPACITY, R_NO_HUB_IN_REACH, R_FORCED_HUB_NO_VEHICLES, R_HUB_NO_VEHICLES,
- R_TOO_HEAVY, R_TOO_MANY_PARCELS, R_BEYOND_SHIFT, R_FLEET_FULL) = range(len(OUTCOME_REASONS))
+ R_TOO_HEAVY, R_TOO_MANY_PARCELS, R_BEYOND_SHIFT, R_FLEET_FULL, R_HUB_KG_FULL, R_HUB_PARCELS_FULL,
+ R_FORCED_HUB_KG_FULL, R_FORCED_HUB_PARCELS_FULL, R_NO_HUBS, R_NO_VEHICLES) = range(len(OUTCOME_REASONS))
 
 
 def outcome_reasons(max_hub_km: float) -> tuple[str | None, ...]:
-    """OUTCOME_REASONS with the settings filled in (e.g. ``no hub within 120 km``)."""
+    """OUTCOME_REASONS with the settings filled in (e.g. ``no hub with vehicles within 120 km``)."""
     return tuple(None if text is None else text.format(max_hub_km=max_hub_km) for text in OUTCOME_REASONS)
 
 
@@ -82,6 +106,7 @@ PARCEL_CHECKS = (
     REASON_MISSING_PARCEL_ID, REASON_DUPLICATE_PARCEL_ID, REASON_MISSING_COORDS,
     REASON_NONFINITE_COORDS, REASON_COORDS_OUT_OF_RANGE, REASON_WEIGHT_NOT_POSITIVE,
     REASON_WEIGHT_OVER_CAPACITY, REASON_UNKNOWN_TIER, REASON_BAD_FEE, REASON_UNKNOWN_HUB,
+    REASON_ADDRESS_CONFLICT,
 )
 #: hub checks, first match wins
 HUB_CHECKS = (
@@ -116,6 +141,8 @@ PARCEL_COLUMNS = (
     ColumnSpec("hub_id", pa.string()),
     ColumnSpec("shipper", pa.string()),
     ColumnSpec("fee_usd", pa.float32(), default=0.0),
+    #: the delivery address's ZIP code, where known (reported per area class; the plan does not use it)
+    ColumnSpec("zip", pa.string()),
 )
 
 HUB_COLUMNS = (
@@ -203,6 +230,31 @@ REJECTS_SCHEMA = _versioned([
     pa.field("file", pa.string(), nullable=False),
     pa.field("id", pa.string()),
     pa.field("reason", pa.string(), nullable=False),
+])
+
+# A simulation over several days (shared/CONTRACT.md, "Several days"): every parcel still deferred at
+# the end, with its tier, the day it first came in (1-based) and the days it has waited (the times it
+# was carried over to a next day).
+BACKLOG_SCHEMA = _versioned([
+    pa.field("parcel_id", pa.string(), nullable=False),
+    pa.field("tier", pa.string(), nullable=False),
+    pa.field("first_day", pa.int32(), nullable=False),
+    pa.field("age_days", pa.int32(), nullable=False),
+])
+
+# A comparison of shared and separate networks: the parcels only the shared network reaches (planned there,
+# unassigned with separate networks), where they are, who sold them and whose hub delivered them.
+REACH_SCHEMA = _versioned([
+    pa.field("parcel_id", pa.string(), nullable=False),
+    pa.field("lat", pa.float64(), nullable=False),
+    pa.field("lon", pa.float64(), nullable=False),
+    pa.field("zip", pa.string()),
+    pa.field("tier", pa.string(), nullable=False),
+    pa.field("area", pa.string(), nullable=False),
+    pa.field("seller", pa.string(), nullable=False),
+    pa.field("delivered_by", pa.string(), nullable=False),
+    pa.field("first_day", pa.int32(), nullable=False),
+    pa.field("day_planned", pa.int32(), nullable=False),
 ])
 
 #: output tables by name (written as ``<name>.arrow``)

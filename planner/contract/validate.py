@@ -14,7 +14,10 @@ default; a null in a required value column (coordinates, vehicles,
 capacity_kg) fails that column's check. A parcel's weight is checked against
 the largest capacity_kg of the valid hubs that have a vehicle; with no such
 hub that check is skipped (nothing can be planned, the parcels are reported
-unassigned downstream).
+unassigned downstream). Parcels that share an address_id are one stop, so a
+parcel is rejected when another parcel of its address_id (among the rows that
+pass every other check) lies more than ``schemas.ADDRESS_CONFLICT_M`` away:
+planning it at the other's location would send it to the wrong place.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from planner.contract import schemas as S
-from planner.contract.arrays import numpy_column
+from planner.contract.arrays import first_rows_of_strings, numpy_column
 from planner.contract.read import conform, read_table
 
 
@@ -62,7 +65,10 @@ def _values(table: pa.Table, name: str, column: str, fill: Any = None) -> np.nda
     dtype = spec.type.to_pandas_dtype()
     if column not in table.column_names:
         return np.full(table.num_rows, fill, dtype=dtype)
-    return numpy_column(table.column(column).fill_null(pa.scalar(fill, spec.type))).astype(dtype, copy=False)
+    values = table.column(column)
+    if values.null_count:  # fill_null copies the column even when there is nothing to fill
+        values = values.fill_null(pa.scalar(fill, spec.type))
+    return numpy_column(values).astype(dtype, copy=False)
 
 
 def _strings(table: pa.Table, column: str, default: str | None = None) -> pa.ChunkedArray:
@@ -86,18 +92,12 @@ def _first_failure(n: int, checks: tuple[str, ...], failures: Mapping[str, np.nd
 
 
 def _later_duplicates(ids: pa.ChunkedArray) -> np.ndarray:
-    """True for every non-null id already seen in an earlier row.
-
-    Arrow's hash encoding numbers distinct values in order of first
-    appearance, so a row is a first occurrence exactly when its code exceeds
-    every earlier code: one linear pass instead of a sort.
-    """
+    """True for every non-null id already seen in an earlier row: one whose first row
+    (planner.grouping, one hashing pass) is not itself."""
     if len(ids) == 0:
         return np.zeros(0, dtype=bool)
-    encoded = pc.dictionary_encode(ids)
-    codes = np.concatenate([numpy_column(c.indices.fill_null(-1)).astype(np.int64) for c in encoded.chunks])
-    seen_before = np.concatenate(([-1], np.maximum.accumulate(codes)[:-1]))
-    return (codes >= 0) & (codes <= seen_before)
+    first = first_rows_of_strings(ids)
+    return (first >= 0) & (first != np.arange(first.size))
 
 
 def _coordinate_failures(table: pa.Table, name: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -135,18 +135,20 @@ def _tier_codes(table: pa.Table) -> np.ndarray:
 
 
 def _rejects(file: str, codes: np.ndarray, checks: tuple[str, ...], ids: pa.ChunkedArray,
-             tiers: pa.ChunkedArray | None = None) -> pa.Table:
-    """Rejects rows for one input: every row with a non-zero check code. The
-    unknown-tier reason is formatted with the row's tier value."""
+             formatted: Mapping[str, tuple[str, pa.ChunkedArray]] | None = None) -> pa.Table:
+    """Rejects rows for one input: every row with a non-zero check code. A reason of ``formatted``
+    (reason -> (field, column)) gets its ``{field}`` filled in with the row's value of the column."""
     rows = np.flatnonzero(codes)
     reasons = pa.array(checks, pa.string()).take(pa.array(codes[rows].astype(np.int32) - 1))
-    if tiers is not None and len(rows):
-        is_tier = codes[rows] == checks.index(S.REASON_UNKNOWN_TIER) + 1
-        if is_tier.any():
-            values = tiers.take(pa.array(rows[is_tier])).cast(pa.string())
-            prefix, suffix = S.REASON_UNKNOWN_TIER.split("{tier}")
+    for reason, (name, column) in (formatted or {}).items():
+        if not len(rows):
+            break
+        hit = codes[rows] == checks.index(reason) + 1
+        if hit.any():
+            values = column.take(pa.array(rows[hit])).cast(pa.string())
+            prefix, suffix = reason.split("{" + name + "}")
             text = pc.binary_join_element_wise(prefix, values, suffix, "")
-            reasons = pc.replace_with_mask(reasons, pa.array(is_tier), text.combine_chunks())
+            reasons = pc.replace_with_mask(reasons, pa.array(hit), text.combine_chunks())
     return S.table_from_columns(S.REJECTS_SCHEMA, {
         "row": rows.astype(np.int64), "file": pa.repeat(file, len(rows)),
         "id": ids.take(pa.array(rows)), "reason": reasons,
@@ -189,6 +191,63 @@ def _largest_vehicle_kg(hubs: pa.Table) -> float:
     return float(capacities.max()) if capacities.size else np.inf
 
 
+#: metres per radian of latitude (the kernels' mean Earth radius, kernels._scalar.EARTH_RADIUS_KM)
+_EARTH_RADIUS_M = 6_371_008.8
+#: directions the address check projects on: a farthest partner is found to within 1 - cos(pi / 64), 0.12 %
+_CONFLICT_DIRECTIONS = 32
+
+
+def _address_conflicts(address: pa.ChunkedArray, lat: np.ndarray, lon: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """True for each ``candidate`` row whose address_id is shared by another candidate row more than
+    ``schemas.ADDRESS_CONFLICT_M`` away.
+
+    Linear in the rows: a hash of the address_ids and per-address extents in degrees clear nearly every
+    address at once; only the addresses that may be wider than the limit are sorted and put on a local
+    plane around their first point. There a parcel's farthest partner is bounded from below by its
+    distance to the address's extremes along 32 directions; that bound exceeds the limit exactly when
+    the farthest partner does, up to 0.12 % (a partner at 200.25 m may be missed; one at 200 m or less
+    never counts).
+    """
+    out = np.zeros(lat.size, dtype=bool)
+    if address.null_count == len(address) or np.count_nonzero(candidate) < 2:
+        return out
+    encoded = pc.dictionary_encode(address.combine_chunks())
+    codes = numpy_column(encoded.indices.fill_null(-1), np.int64)
+    rows = np.flatnonzero(candidate & (codes >= 0))
+    n_codes = len(encoded.dictionary)
+    c, la, lo = codes[rows], lat[rows], lon[rows]
+    extent = []
+    for values in (la, lo, np.abs(la)):
+        low, high = np.full(n_codes, np.inf), np.full(n_codes, -np.inf)
+        np.minimum.at(low, c, values)
+        np.maximum.at(high, c, values)
+        extent.append((low, high))
+    (lat_lo, lat_hi), (lon_lo, lon_hi), (abs_lo, _) = extent
+    metres = _EARTH_RADIUS_M * np.pi / 180.0
+    with np.errstate(invalid="ignore"):  # addresses without a candidate row: inf - inf
+        wide = (np.hypot(lat_hi - lat_lo, (lon_hi - lon_lo) * np.cos(np.radians(abs_lo))) * metres
+                > S.ADDRESS_CONFLICT_M)
+    rows = rows[wide[c]]
+    if rows.size == 0:
+        return out
+    codes = codes[rows]
+    order = np.argsort(codes, kind="stable")
+    rows, codes = rows[order], codes[order]
+    start = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    group = np.repeat(np.arange(start.size), np.diff(np.r_[start, rows.size]))
+    ref = start[group]
+    lat_r, lon_r = np.radians(lat[rows]), np.radians(lon[rows])
+    x = _EARTH_RADIUS_M * np.cos(lat_r[ref]) * (np.mod(lon_r - lon_r[ref] + np.pi, 2 * np.pi) - np.pi)
+    y = _EARTH_RADIUS_M * (lat_r - lat_r[ref])
+    reach = np.zeros(rows.size)
+    for angle in np.arange(_CONFLICT_DIRECTIONS) * (np.pi / _CONFLICT_DIRECTIONS):
+        u = x * np.cos(angle) + y * np.sin(angle)
+        reach = np.maximum(reach, np.maximum(np.maximum.reduceat(u, start)[group] - u,
+                                             u - np.minimum.reduceat(u, start)[group]))
+    out[rows[reach > S.ADDRESS_CONFLICT_M]] = True
+    return out
+
+
 def _validate_parcels(parcels: pa.Table, hubs: pa.Table) -> tuple[pa.Table, pa.Table]:
     """Normalised valid parcels (hub_id resolved against the valid ``hubs``) and the parcel rejects."""
     n = parcels.num_rows
@@ -213,13 +272,19 @@ def _validate_parcels(parcels: pa.Table, hubs: pa.Table) -> tuple[pa.Table, pa.T
         S.REASON_UNKNOWN_TIER: tier_code < 0,
         S.REASON_BAD_FEE: bad_fee,
         S.REASON_UNKNOWN_HUB: (hub_index < 0) & ~numpy_column(forced.is_null()),
+        S.REASON_ADDRESS_CONFLICT: np.zeros(n, dtype=bool),  # judged below, among the rows that pass the rest
     })
+    address = _strings(parcels, "address_id")
+    conflict = _address_conflicts(address, lat, lon, codes == 0)
+    codes[conflict] = S.PARCEL_CHECKS.index(S.REASON_ADDRESS_CONFLICT) + 1
     table = pa.Table.from_arrays([
         np.arange(n, dtype=np.int64), ids, lat, lon, weight, tier_code,
-        _strings(parcels, "address_id"), hub_index, _strings(parcels, "shipper"), fee,
+        address, hub_index, _strings(parcels, "shipper"), fee,
     ], schema=S.PARCELS_SCHEMA)
-    tiers = parcels.column("tier") if "tier" in parcels.column_names else None
-    return table.filter(pa.array(codes == 0)), _rejects("parcels", codes, S.PARCEL_CHECKS, ids, tiers)
+    formatted = {S.REASON_ADDRESS_CONFLICT: ("address_id", address)}
+    if "tier" in parcels.column_names:
+        formatted[S.REASON_UNKNOWN_TIER] = ("tier", parcels.column("tier"))
+    return table.filter(pa.array(codes == 0)), _rejects("parcels", codes, S.PARCEL_CHECKS, ids, formatted)
 
 
 def validate(parcels: pa.Table, hubs: pa.Table) -> Inputs:

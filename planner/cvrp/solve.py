@@ -40,7 +40,7 @@ def as_group(instance: Instance, settings: Settings, seconds: float, iterations_
         hub=np.zeros(n, np.int32), lat=instance.x, lon=instance.y, weight_kg=instance.demand.astype(np.float64),
         n_parcels=np.zeros(n, np.int32), tier=np.full(n, DEFAULT_TIER_CODE, np.int8), speed_kmh=np.ones(n),
         service_s=np.zeros(n), hilbert=compute.hilbert_keys(instance.x, instance.y), settings=settings,
-        budget_s=seconds, metric=EUCLID_ROUND,
+        run_stops=n, metric=EUCLID_ROUND,
         budget=Budget(float(seconds), settings.improve.max_rounds, iterations_per_stop))
 
 

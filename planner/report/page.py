@@ -17,6 +17,7 @@ time; rejected parcels are not in the count (they are not in the plan).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import os
@@ -220,7 +221,7 @@ class PlanFacts:
         if self.view is None:
             return {}
         planned, deferred = self.status == 0, (self.status == 1) & (self.hub >= 0)
-        shift = self.view.shift_s[np.maximum(self.hub, 0)]
+        shift = self.view.shift_s[np.maximum(self.hub, 0)] if self.view.shift_s.size else np.zeros(self.hub.size)
         met = {"priority": planned & (self.eta_s >= 0) & (self.eta_s <= shift), "express": planned | deferred}
         result = {}
         for tier, ok in met.items():
@@ -501,13 +502,19 @@ class ReportResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def is_report_file(name: str) -> bool:
+    """Whether a plan directory's file ``name`` is the report's (the page or one of its images)."""
+    return name == REPORT_NAME or (name.startswith("report-") and name.endswith(".png"))
+
+
 def write_report(out_dir: str | os.PathLike[str], parcels: str | os.PathLike[str] | None = None,
                  hubs: str | os.PathLike[str] | None = None, metro_hub: str | None = None,
-                 progress: bool | None = None) -> ReportResult:
+                 progress: bool | None = None, label: str | os.PathLike[str] | None = None) -> ReportResult:
     """Write ``report.html`` and ``report-<figure>.png`` into ``out_dir`` (each file atomically).
 
     ``parcels`` and ``hubs`` are the run's input files, given together or
-    not at all.
+    not at all. ``label`` is the directory the page names (default ``out_dir``): a plan writes its report
+    into its temporary directory before the manifest (planner.contract.write), under the target's name.
     """
     if (parcels is None) != (hubs is None):
         raise InputError("report: give both --parcels and --hubs, or neither")
@@ -516,6 +523,9 @@ def write_report(out_dir: str | os.PathLike[str], parcels: str | os.PathLike[str
     try:
         with clock.stage("read"):
             out = read_outputs(out_dir)
+            where = out.directory  # written here; named on the page and in messages as ``label``
+            if label is not None:
+                out = dataclasses.replace(out, directory=Path(label))
             view = read_inputs(out, parcels, hubs) if parcels is not None else None
         if view is None:
             notes.append(NO_INPUTS_NOTE)
@@ -524,9 +534,9 @@ def write_report(out_dir: str | os.PathLike[str], parcels: str | os.PathLike[str
         with clock.stage("figures"):
             figs = figures(facts, metro_hub)
         with clock.stage("write"):
-            result = ReportResult(out.directory / REPORT_NAME)
+            result = ReportResult(where / REPORT_NAME)
             for name, (png, _) in figs.items():
-                path = out.directory / f"report-{name}.png"
+                path = where / f"report-{name}.png"
                 _write_atomic(path, png)
                 result.images.append(path)
             page = render_html(out, facts, figs, notes)

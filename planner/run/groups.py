@@ -59,9 +59,9 @@ class GroupInput:
     service_s: np.ndarray  # float64[n]
     hilbert: np.ndarray  # int64[n], keys computed once over all stops of the run
     settings: Settings
-    budget_s: float  # this group's share of the improve stage's time budget
+    run_stops: int  # routable stops of the whole run: the improve effort is shared by them
     metric: int = GREAT_CIRCLE
-    #: the improve budget as given (``hexroute cvrp``); None: from ``settings`` and ``budget_s``
+    #: the improve budget as given (``hexroute cvrp``); None: from ``settings`` and ``run_stops``
     budget: Budget | None = None
 
     @property
@@ -119,12 +119,11 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
                  settings: Settings, compute: Compute) -> list[GroupInput]:
     """Cut a run into hub groups from its stops, each stop's ``hub`` and whether it is ``routable``.
 
-    The improve stage's budget for the whole run is shared in proportion to routable stops.
+    The improve stage's effort and cap are shared in proportion to routable stops (see ImproveSettings.budget).
     """
     idx = np.flatnonzero(routable)
     size = compute.group_stops(settings.cluster.group_stops, settings.improve.neighbours, settings.device)
     groups = partition_hubs(hub[idx], hubs.size, size)
-    budget = settings.improve.budget_for(stops.size)
     local = np.full(hubs.size, -1, dtype=np.int32)
     owner = np.full(hubs.size, -1, dtype=np.int64)
     for g, members in enumerate(groups):
@@ -141,7 +140,7 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
             index=g, hubs=members, fleet=hubs.take(members), stop=s.astype(np.int64), hub=local[hub[s]],
             lat=stops.lat[s], lon=stops.lon[s], weight_kg=stops.weight_kg[s], n_parcels=stops.n_parcels[s],
             tier=stops.tier[s], speed_kmh=stops.speed_kmh[s], service_s=stops.service_s[s], hilbert=hilbert[s],
-            settings=settings, budget_s=budget * s.size / max(1, idx.size)))
+            settings=settings, run_stops=int(idx.size)))
     return out
 
 
@@ -154,9 +153,10 @@ def plan_group(group: GroupInput) -> GroupResult:
                         group.fleet, settings.speeds.suburban_kmh)
     meter = _StageMeter(compute)
     with meter.stage("route"):
-        routes, reasons = build_routes(group.hub, group.tier, group.hilbert, nodes, group.fleet, compute)
+        routes, reasons = build_routes(group.hub, group.tier, group.hilbert, nodes, group.fleet, compute,
+                                       settings.route)
     with meter.stage("improve"):
-        budget = group.budget or settings.improve.budget(group.budget_s, int(routes.route_len.sum()))
+        budget = group.budget or settings.improve.budget(group.run_stops)
         routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve, budget, settings.seed,
                                        hub_key=group.hubs)
     with meter.stage("schedule"):

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from kernels import GREAT_CIRCLE
-from planner.contract import load_inputs, validate, write_outputs
+from planner.contract import load_inputs, validate
 from planner.contract import schemas as S
-from planner.contract.arrays import hubs_model, parcels_model
+from planner.contract.arrays import hubs_model, network_codes, parcels_model
+from planner.contract.target import OutputTarget, open_target
 from planner.contract.validate import Inputs
+from planner.contract.write import ExtraFiles, write_into
 from planner.device import Compute
 from planner.run.clock import StageClock
 from planner.run.groups import GROUP_STAGES, Merged, group_inputs, merge_groups, plan_group
@@ -29,7 +32,8 @@ from planner.run.tables import StopOutcome, Tables, summary
 from planner.settings import Settings
 from planner.stages.assign import assign_stops
 from planner.stages.improve import ImproveStats
-from planner.stages.index import build_stops
+from planner.stages.index import area_class, build_stops
+from planner.stages.index import warm_up as warm_up_index
 
 log = logging.getLogger("hexroute")
 
@@ -48,15 +52,19 @@ class Plan:
     rejects: pa.Table
     summary: dict[str, Any]
     improve: ImproveStats | None = field(default=None, repr=False)
+    #: int8 per row of ``assignments``: the area class of the parcel's stop (index into schemas.AREAS)
+    area: np.ndarray | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, pa.Table]:
         """The output tables by file name."""
         return {"assignments": self.assignments, "routes": self.routes, "hubs": self.hubs,
                 "rejects": self.rejects}
 
-    def write(self, out_dir: str | Path) -> dict[str, Any]:
-        """Write every output atomically (manifest.json last); returns the manifest."""
-        return write_outputs(out_dir, self.tables(), {"summary": self.summary})
+    def write(self, out_dir: str | Path | OutputTarget, extra: ExtraFiles | None = None) -> dict[str, Any]:
+        """Write every output atomically (manifest.json last, listing what ``extra`` adds too); returns the
+        manifest. ``out_dir`` must be new, empty or an earlier plan (planner.contract.target)."""
+        with open_target(out_dir) as target:
+            return write_into(target, self.tables(), {"summary": self.summary}, extra)
 
 
 def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
@@ -77,20 +85,26 @@ def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
         clock.close()
 
 
-def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path,
+def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path | OutputTarget,
                settings: Settings | None = None, progress: bool | None = None,
-               runner: Runner | None = None) -> Plan:
-    """Read the input files, plan (see :func:`plan`), and write the outputs to ``out_dir``."""
+               runner: Runner | None = None, extra: ExtraFiles | None = None) -> Plan:
+    """Read the input files, plan (see :func:`plan`), and write the outputs to ``out_dir``.
+
+    The output location is checked and locked before any work (planner.contract.target: never the inputs'
+    folder, never a directory that is not an earlier plan, never two runs at once); ``extra(directory)``
+    writes more files (the report) into the new plan before its manifest.
+    """
     settings = settings or Settings()
-    clock = StageClock(STAGES, progress)
-    try:
-        compute = _compile(settings, clock)
-        with clock.stage("validate"):
-            inputs = load_inputs(parcels_path, hubs_path)
-        result = _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
-    finally:
-        clock.close()
-    result.write(out_dir)
+    with open_target(out_dir, inputs=(parcels_path, hubs_path)) as target:
+        clock = StageClock(STAGES, progress)
+        try:
+            compute = _compile(settings, clock)
+            with clock.stage("validate"):
+                inputs = load_inputs(parcels_path, hubs_path)
+            result = _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
+        finally:
+            clock.close()
+        result.write(target, extra)
     return result
 
 
@@ -99,13 +113,15 @@ def _compile(settings: Settings, clock: StageClock) -> Compute:
     compute = Compute.open(settings.backend, GREAT_CIRCLE, settings.circuity)
     with clock.stage("compile"):
         compute.warm_up()
+        warm_up_index()  # the host loops of validation and the index stage
     return compute
 
 
 def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner, compute: Compute) -> Plan:
     hubs = hubs_model(inputs.hubs)
     with clock.stage("index"):
-        stops = build_stops(parcels_model(inputs.parcels), settings)
+        stops = build_stops(parcels_model(inputs.parcels, network_codes(inputs.parcels, hubs, settings.network)),
+                            settings)
     with clock.stage("assign"):
         assignment = assign_stops(stops, hubs, settings, compute)
     with clock.stage("hubs"):
@@ -120,13 +136,17 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
         tables = Tables(inputs, hubs, merged, outcome, stops.parcel_stop, settings)
         document = summary(inputs, stops.size, hubs, tables, merged.schedule, settings, compute.backend,
                            merged.improve)
+    routable = int((assignment.status == S.PLANNED).sum())
+    document["improve"].update(effort_s=settings.improve.effort_for(routable),
+                               time_cap_s=settings.improve.cap_for(routable))
     document["hub_groups"] = {"groups": len(groups), "group_stops": settings.cluster.group_stops,
                               "backends": merged.backends, "worker_seconds": merged.seconds, **where,
                               "device_memory": merged.device_memory, "transfers": merged.transfers}
     document["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", document["totals"]["parcels_planned"],
              document["totals"]["parcels"], document["totals"]["routes"], document["totals"]["distance_km"])
-    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve)
+    area = area_class(stops.density, settings.speeds)[stops.parcel_stop]
+    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve, area)
 
 
 def _timings(client: dict[str, float], merged: Merged) -> dict[str, float]:

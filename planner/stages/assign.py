@@ -4,7 +4,9 @@
    every occupied H3 cell, from the cell's stops' centroid (the
    ``nearest_hubs`` kernel). Each stop may use its cell's candidates that are
    within ``settings.max_hub_km`` road km (great circle x circuity) of the stop
-   itself; a stop left with none is unassigned.
+   itself; a stop left with none is unassigned. With separate networks a stop
+   only sees the hubs of its own network (``Stops.network``): the candidates
+   are the nearest hubs of that operator.
 2. Capacity: a hub plans at most ``min(daily_capacity, vehicles x
    capacity_parcels)`` parcels and ``vehicles x capacity_kg x fill_factor`` kg
    (``settings.assign``).
@@ -48,9 +50,15 @@ from planner.contract.schemas import (
     NO_REASON,
     PLANNED,
     R_FORCED_HUB_CAPACITY,
+    R_FORCED_HUB_KG_FULL,
     R_FORCED_HUB_NO_VEHICLES,
+    R_FORCED_HUB_PARCELS_FULL,
     R_HUB_CAPACITY,
+    R_HUB_KG_FULL,
+    R_HUB_PARCELS_FULL,
     R_NO_HUB_IN_REACH,
+    R_NO_HUBS,
+    R_NO_VEHICLES,
     UNASSIGNED,
 )
 from planner.device import Compute
@@ -151,8 +159,29 @@ def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarr
     return _Arcs(np.repeat(free, k)[keep], arc_hub[keep], arc_dist[keep])
 
 
+def _eligible_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarray, settings: Settings,
+                   compute: Compute) -> _Arcs:
+    """:func:`_candidate_arcs` where each stop sees only its network's hubs (all of them at network -1),
+    sorted by stop then distance as one call over all stops would be."""
+    networks = np.unique(stops.network[free])
+    if networks.size == 0 or (networks.size == 1 and networks[0] == -1):
+        return _candidate_arcs(stops, free, hubs, usable, settings, compute)
+    _, hub_network = hubs.networks()
+    parts = [_candidate_arcs(stops, free[stops.network[free] == net], hubs,
+                             usable if net == -1 else usable[hub_network[usable] == net], settings, compute)
+             for net in networks.tolist()]
+    stop = np.concatenate([a.stop for a in parts])
+    order = np.argsort(stop, kind="stable")  # a stop's arcs all come from one part, nearest first
+    return _Arcs(stop[order], np.concatenate([a.hub for a in parts])[order],
+                 np.concatenate([a.dist for a in parts])[order])
+
+
 def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarray:
-    """LP cell of every stop (int64 code; coarser cells when there are many; -1 for stops without arcs)."""
+    """LP cell of every stop (int64 code; coarser cells when there are many; -1 for stops without arcs).
+
+    With separate networks a cell's stops of each network are a group of their own: one group's supply
+    must be able to use every hub its variables name.
+    """
     group = np.full(stops.size, -1, np.int64)
     with_arcs = arcs.stop[arcs.first()]
     cells, cell_of = np.unique(stops.cell[with_arcs], return_inverse=True)
@@ -162,7 +191,8 @@ def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarra
         cells = np.unique(parents, return_inverse=True)[1]
     else:
         cells = np.arange(cells.size)
-    group[with_arcs] = cells[cell_of]
+    networks, network_of = np.unique(stops.network[with_arcs], return_inverse=True)
+    group[with_arcs] = cells[cell_of] * max(networks.size, 1) + network_of.reshape(-1)
     return group
 
 
@@ -255,6 +285,18 @@ def _assign_tier(arcs: _Arcs, group: np.ndarray, ledger: _Ledger, hops: int) -> 
     ledger.fill(arcs.stop, arcs.hub)
 
 
+def _full_reason(stop: np.ndarray, hub: np.ndarray, ledger: _Ledger, hubs: Hubs, forced: bool) -> np.ndarray:
+    """Why each deferred stop did not fit its hub (int8 reason codes): the parcels the hub may take today are
+    used up (its daily sorting capacity, or its vehicles' parcel capacity when that is the smaller), else its
+    vehicles' kg (capacities left at the end: a stop that did not fit when its tier was placed fits no better)."""
+    daily_binds = hubs.daily_capacity[hub] <= hubs.vehicles[hub].astype(np.float64) * hubs.capacity_parcels[hub]
+    no_room = ledger.rem_n[hub] < ledger.stop_n[stop]
+    codes = np.where(no_room & daily_binds, R_FORCED_HUB_CAPACITY if forced else R_HUB_CAPACITY,
+                     np.where(no_room, R_FORCED_HUB_PARCELS_FULL if forced else R_HUB_PARCELS_FULL,
+                              R_FORCED_HUB_KG_FULL if forced else R_HUB_KG_FULL))
+    return codes.astype(np.int8)
+
+
 def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute) -> Assignment:
     """Assign every stop to a hub, or defer it, or leave it unassigned (see the module docstring)."""
     n_hubs = hubs.size
@@ -272,7 +314,7 @@ def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute)
     forced_ok = np.flatnonzero(forced & ~no_vehicles)
 
     usable = np.flatnonzero(vehicles > 0).astype(np.int32)
-    arcs = _candidate_arcs(stops, np.flatnonzero(~forced), hubs, usable, settings, compute)
+    arcs = _eligible_arcs(stops, np.flatnonzero(~forced), hubs, usable, settings, compute)
     group = _lp_groups(stops, arcs, settings.assign)
     arc_tier = stops.tier[arcs.stop]
     for tier in np.unique(stops.tier):
@@ -284,14 +326,16 @@ def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute)
     hub[routed] = ledger.stop_hub[routed]
     late_forced = forced_ok[~routed[forced_ok]]
     hub[late_forced] = stops.forced_hub[late_forced]
-    status[late_forced], reason[late_forced] = DEFERRED, R_FORCED_HUB_CAPACITY
+    status[late_forced] = DEFERRED
+    reason[late_forced] = _full_reason(late_forced, hub[late_forced], ledger, hubs, forced=True)
     first = arcs.first()
     nearest = np.full(stops.size, -1, np.int32)
     nearest[arcs.stop[first]] = arcs.hub[first]
-    late = ~forced & ~routed & (nearest >= 0)
+    late = np.flatnonzero(~forced & ~routed & (nearest >= 0))
     hub[late] = nearest[late]
-    status[late], reason[late] = DEFERRED, R_HUB_CAPACITY
+    status[late], reason[late] = DEFERRED, _full_reason(late, hub[late], ledger, hubs, forced=False)
     far = ~forced & (nearest < 0)
-    status[far], reason[far] = UNASSIGNED, R_NO_HUB_IN_REACH
+    status[far] = UNASSIGNED
+    reason[far] = R_NO_HUBS if n_hubs == 0 else R_NO_VEHICLES if usable.size == 0 else R_NO_HUB_IN_REACH
     hub_parcels = np.bincount(hub[routed], weights=stops.n_parcels[routed], minlength=n_hubs).astype(np.int64)
     return Assignment(hub, status, reason, hub_parcels)

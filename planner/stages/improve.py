@@ -33,6 +33,8 @@ class ImproveStats:
     seconds: float
     stopped_by_clock: bool
     sisr_iterations: int = 0
+    local_search_s: float = 0.0
+    sisr_s: float = 0.0
 
     @classmethod
     def total(cls, stats: list["ImproveStats"]) -> "ImproveStats":
@@ -42,7 +44,9 @@ class ImproveStats:
                    rounds=max((s.rounds for s in stats), default=0), inter_moves=sum(s.inter_moves for s in stats),
                    seconds=float(sum(s.seconds for s in stats)),
                    stopped_by_clock=any(s.stopped_by_clock for s in stats),
-                   sisr_iterations=sum(s.sisr_iterations for s in stats))
+                   sisr_iterations=sum(s.sisr_iterations for s in stats),
+                   local_search_s=float(sum(s.local_search_s for s in stats)),
+                   sisr_s=float(sum(s.sisr_s for s in stats)))
 
 
 def total_distance(routes: RouteSet, nodes: Nodes, compute: Compute) -> float:
@@ -78,6 +82,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
         return routes, ImproveStats(before, before, 0, 0, 0.0, False)
     work = routes.widen(_never_binding_width(routes, hubs))
     result, ls = local_search(work, nodes, hubs, compute, settings, budget, t0 + budget.seconds)
+    t_ls = time.perf_counter()
     finished = ls.finished
     left = budget.seconds - (time.perf_counter() - t0)
     iterations = 0
@@ -90,6 +95,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
             result, finished, iterations = search(result, nodes, hubs, compute, settings, left, seed, key,
                                                   budget.sisr_per_stop)
             finished = finished or budget.sisr_per_stop is None  # a time-bound search ends by the clock
+    t_sisr = time.perf_counter()
     after = total_distance(result, nodes, compute)
     return result, ImproveStats(before, after, ls.rounds, ls.moves, time.perf_counter() - t0, not finished,
-                                iterations)
+                                iterations, t_ls - t0, t_sisr - t_ls)

@@ -1,20 +1,21 @@
 """Stage 2, index: parcels become stops, each with its H3 cell, density and speed.
 
 Parcels to one address are one stop: they share an ``address_id`` or, without
-one, identical coordinates. Parcels of one address forced onto different hubs
-cannot share a vehicle, so they become separate stops. Everything is grouped
-with NumPy sorts; only the H3 calls (one per stop and one or two per occupied
-cell) run in Python, which is what bounds this stage's time.
+one, identical coordinates. Parcels of one address forced onto different hubs,
+or bound to different networks (separate networks: each parcel only on its
+seller's hubs), cannot share a vehicle, so they become separate stops. Everything is grouped
+by hashing (planner.grouping) and the H3 cells, disks and areas come from the H3 C library
+in parallel loops (planner.stages.h3cells): no Python runs per parcel, stop or cell.
 """
 from __future__ import annotations
 
-from itertools import chain
-
-import h3.api.basic_int as h3
 import numpy as np
+from numba import njit, prange
 
+from planner import grouping
 from planner.model import Parcels, Stops
 from planner.settings import Settings, SpeedSettings
+from planner.stages import h3cells
 
 
 def _coordinate_bits(values: np.ndarray) -> np.ndarray:
@@ -26,30 +27,66 @@ def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group rows that agree on every key; groups are numbered by their first row.
 
     Returns ``(group, first)``: the group of every row (int32[n]) and the first
-    row of every group (int64[G], increasing).
+    row of every group (int64[G], increasing). Linear: by hashing, not sorting
+    (planner.grouping).
     """
     n = keys[0].size
     if n == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    order = np.lexsort(keys[::-1])  # stable: a group's first row comes first
-    new = np.zeros(n, dtype=bool)
-    new[0] = True
-    for key in keys:
-        sorted_key = key[order]
-        new[1:] |= sorted_key[1:] != sorted_key[:-1]
-    heads = order[new]
-    by_first = np.argsort(heads, kind="stable")
-    rank = np.empty(heads.size, dtype=np.int32)
-    rank[by_first] = np.arange(heads.size, dtype=np.int32)
-    group = np.empty(n, dtype=np.int32)
-    group[order] = rank[np.cumsum(new) - 1]
-    return group, heads[by_first].astype(np.int64)
+    first = grouping.first_rows(*keys)
+    group, _ = grouping.codes(first)
+    return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)
 
 
 def latlng_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
     """H3 cell of every point as int64 (equal to ``h3.latlng_to_cell`` read as an integer)."""
-    return np.fromiter(map(h3.latlng_to_cell, lat.tolist(), lon.tolist(), [resolution] * lat.size),
-                       dtype=np.int64, count=lat.size)
+    return h3cells.latlng_to_cells(lat, lon, resolution)
+
+
+@njit(cache=True)
+def _number_cells(cell, table):  # type: ignore[no-untyped-def]
+    """Number the distinct cells by first appearance in an open-addressing ``table`` (slot -> number, -1
+    empty): ``(number of each point's cell, the distinct cells)``."""
+    mask = np.uint64(table.size - 1)
+    number = np.empty(cell.size, np.int64)
+    distinct = np.empty(cell.size, np.int64)
+    k = 0
+    for i in range(cell.size):
+        c = cell[i]
+        s = grouping.mix(np.uint64(c)) & mask
+        while True:
+            j = table[s]
+            if j < 0:
+                table[s] = k
+                distinct[k] = c
+                number[i] = k
+                k += 1
+                break
+            if distinct[j] == c:
+                number[i] = j
+                break
+            s = (s + np.uint64(1)) & mask
+    return number, distinct[:k]
+
+
+@njit(parallel=True, cache=True)
+def _disk_counts(table, distinct, count, disks, total, size):  # type: ignore[no-untyped-def]
+    """Parcels in each distinct cell's disk (its members looked up in ``table``) and the disk's number of cells."""
+    mask = np.uint64(table.size - 1)
+    for i in prange(distinct.size):
+        parcels = 0.0
+        cells = 0
+        for member in disks[i]:
+            if member != 0:
+                cells += 1
+                s = grouping.mix(np.uint64(member)) & mask
+                while table[s] >= 0:
+                    if distinct[table[s]] == member:
+                        parcels += count[table[s]]
+                        break
+                    s = (s + np.uint64(1)) & mask
+        total[i] = parcels
+        size[i] = cells
 
 
 def disk_density(cell: np.ndarray, parcels: np.ndarray) -> np.ndarray:
@@ -57,26 +94,36 @@ def disk_density(cell: np.ndarray, parcels: np.ndarray) -> np.ndarray:
 
     Counts come from the occupied cells; the disk's area is its number of cells
     times the centre cell's area (neighbours differ in area by well under 1 %).
+    The occupied cells are numbered and looked up through one hash table, not
+    sorted; the counts are sums of whole numbers, exact in any order, so the
+    disks are summed in parallel.
     """
-    occupied, inverse = np.unique(cell, return_inverse=True)
-    if occupied.size == 0:
+    cell = np.ascontiguousarray(cell, np.int64)
+    if cell.size == 0:
         return np.zeros(0, np.float64)
-    count = np.bincount(inverse, weights=parcels, minlength=occupied.size)
-    disks = list(map(h3.grid_disk, occupied.tolist(), [1] * occupied.size))
-    sizes = np.fromiter(map(len, disks), dtype=np.int64, count=occupied.size)
-    members = np.fromiter(chain.from_iterable(disks), dtype=np.int64, count=int(sizes.sum()))
-    at = np.minimum(np.searchsorted(occupied, members), occupied.size - 1)
-    member_count = np.where(occupied[at] == members, count[at], 0.0)
-    owner = np.repeat(np.arange(occupied.size), sizes)
-    disk_count = np.bincount(owner, weights=member_count, minlength=occupied.size)
-    area = np.fromiter(map(h3.cell_area, occupied.tolist()), dtype=np.float64, count=occupied.size) * sizes
-    return (disk_count / area)[inverse]
+    slots = 16
+    while 2 * slots < 3 * cell.size:  # at most two thirds full, and far less when points share cells
+        slots *= 2
+    table = np.full(slots, -1, np.int64)
+    number, occupied = _number_cells(cell, table)
+    count = np.bincount(number, weights=parcels, minlength=occupied.size)
+    disk_count = np.empty(occupied.size, np.float64)
+    sizes = np.empty(occupied.size, np.int64)
+    _disk_counts(table, occupied, count, h3cells.grid_disks(occupied), disk_count, sizes)
+    area = h3cells.cell_areas_km2(occupied) * sizes
+    return (disk_count / area)[number]
+
+
+def area_class(density: np.ndarray, speeds: SpeedSettings) -> np.ndarray:
+    """Area class of each stop (int8, index into contract.schemas.AREAS: urban, suburban, rural) from its density."""
+    return (2 - (density >= speeds.suburban_density).astype(np.int8) - (density >= speeds.urban_density)).astype(
+        np.int8)
 
 
 def speed_class(density: np.ndarray, speeds: SpeedSettings) -> np.ndarray:
-    """Driving speed (km/h) of each stop from its density class."""
-    return np.select([density >= speeds.urban_density, density >= speeds.suburban_density],
-                     [speeds.urban_kmh, speeds.suburban_kmh], speeds.rural_kmh).astype(np.float64)
+    """Driving speed (km/h) of each stop from its area class."""
+    by_area = np.array([speeds.urban_kmh, speeds.suburban_kmh, speeds.rural_kmh], dtype=np.float64)
+    return by_area[area_class(density, speeds)]
 
 
 def build_stops(parcels: Parcels, settings: Settings) -> Stops:
@@ -89,6 +136,7 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
         np.where(by_address, address, _coordinate_bits(lat)),
         np.where(by_address, 0, _coordinate_bits(lon)),
         hub.astype(np.int64),
+        parcels.network.astype(np.int64),
     )
     n_stops = first.size
     n_parcels = np.bincount(stop, minlength=n_stops).astype(np.int32)
@@ -105,8 +153,20 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
         n_parcels=n_parcels,
         tier=stop_tier,
         forced_hub=hub[first].astype(np.int32),
+        network=parcels.network[first].astype(np.int16),
         cell=cell,
         density=density,
         speed_kmh=speed_class(density, settings.speeds),
         service_s=(service.stop_s + service.parcel_s * n_parcels).astype(np.float64),
     )
+
+
+def warm_up() -> None:
+    """Compile (or load from Numba's cache) this stage's loops, and the string grouping validation uses, on a
+    tiny load: the pipeline calls it before any stage clock starts."""
+    n = 4
+    parcels = Parcels(lat=np.array([40.0, 40.0, 40.001, -33.9]), lon=np.array([-74.0, -74.0, -74.0, 18.4]),
+                      weight_kg=np.ones(n), tier=np.zeros(n, np.int8), address=np.array([0, 0, -1, 1], np.int64),
+                      forced_hub=np.full(n, -1, np.int32), network=np.full(n, -1, np.int16))
+    build_stops(parcels, Settings())
+    grouping.warm_up()

@@ -50,7 +50,7 @@ def _intra_on(search: LocalSearch, dirty: np.ndarray, deadline: float, settings:
         if per_route > 0.0:
             size = int(min(settings.intra_batch, max(settings.intra_probe, 0.5 * (deadline - now) / per_route)))
         part = idx[start:start + size]
-        search.intra(part, settings.intra_passes, settings.intra_neighbours)
+        search.intra(part, settings.intra_passes, settings.intra_neighbours, settings.intra_confirm)
         per_route = max(per_route, (time.perf_counter() - now) / part.size)
         start += part.size
     return True

@@ -1,9 +1,12 @@
-"""Stage 4, route: per hub, a giant tour cut by Split into capacity- and shift-feasible routes.
+"""Stage 4, route: per hub, the best of three starts: Clarke-Wright savings and two Split cuts.
 
-The giant tour visits a hub's stops in Hilbert order (and, as a second
-candidate, in sweep order around the hub); Split (Prins 2004) cuts it
-optimally under the vehicles' kg and parcel capacities, the shift length and
-the hub's number of vehicles. When the fleet cannot carry everything, stops are
+Savings (:mod:`kernels.core.savings`) merges routes along granular neighbour
+pairs; Split (Prins 2004) cuts a giant tour visiting the hub's stops in
+Hilbert order, or in sweep order around the hub, optimally under the
+vehicles' kg and parcel capacities, the shift length and the hub's number of
+vehicles. Each hub keeps the shortest feasible of the three (ties to the
+Hilbert cut, then the sweep cut): savings usually wins, Split wins where the
+fleet binds. When the fleet cannot carry everything, stops are
 kept in tier order (priority, express, standard; nearer stops first within a
 tier) and the largest prefix of that order whose Hilbert tour a next-fit cut
 serves with the hub's vehicles is found by bisection (O(n) per step, where
@@ -18,6 +21,7 @@ import numpy as np
 
 from kernels import GREAT_CIRCLE
 from kernels._scalar import reference as scalar
+from kernels.core.savings import savings_pairs
 from planner.contract.schemas import (
     NO_REASON,
     R_BEYOND_SHIFT,
@@ -28,6 +32,8 @@ from planner.contract.schemas import (
 )
 from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet
+from planner.settings import RouteSettings
+from planner.stages.neighbours import neighbour_lists
 
 
 @dataclass(frozen=True)
@@ -80,13 +86,55 @@ class _TourBuilder:
         return hubs.astype(np.int32), ptr, idx.astype(np.int32)
 
 
-def _split(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits,
-           compute: Compute) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split the tours of the selected stops: (tour_hub, tour_ptr, tour_nodes, route_start, tour_cost)."""
+def _split(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits, compute: Compute,
+           layer_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the tours of the selected stops: (tour_hub, tour_ptr, tour_nodes, route_start, tour_cost).
+
+    The fleet-limited DP (O(n K L)) runs only on tours where K x n is at most ``layer_cells``; elsewhere
+    the unlimited cut stands, at +inf when it needs more routes than the hub has vehicles (the next-fit
+    candidate then holds the fleet).
+    """
     tour_hub, ptr, tour_nodes = builder.tours(selected)
+    lengths = np.diff(ptr)
+    vehicles = limits.vehicles[tour_hub]
+    layered = vehicles.astype(np.int64) * lengths <= layer_cells
+    max_routes = np.where(layered, vehicles, lengths + 1).astype(np.int32)
     start, cost = compute.split_tours(ptr, tour_nodes, (nodes.n_stops + tour_hub).astype(np.int32), nodes,
                                       limits.cap_kg[tour_hub], limits.cap_n[tour_hub], limits.shift_s[tour_hub],
-                                      limits.vehicles[tour_hub])
+                                      max_routes)
+    routes = np.add.reduceat(start.astype(np.int64), ptr[:-1]) if start.size else np.zeros(lengths.size, np.int64)
+    routes = np.where(lengths > 0, routes, 0)
+    cost = np.where(routes > vehicles, np.inf, cost)
+    return tour_hub, ptr, tour_nodes, start, cost
+
+
+def _next_fit(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits,
+              compute: Compute) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The next-fit cut of the Hilbert tours, the fewest routes: feasible wherever the keep bisection found
+    the hub's selected stops to fit its fleet."""
+    tour_hub, ptr, tour_nodes = builder.tours(selected)
+    start, cost = compute.next_fit_tours(ptr, tour_nodes, (nodes.n_stops + tour_hub).astype(np.int32), nodes,
+                                         limits.cap_kg[tour_hub], limits.cap_n[tour_hub], limits.shift_s[tour_hub])
+    return tour_hub, ptr, tour_nodes, start, cost
+
+
+def _savings(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits, compute: Compute,
+             dist_to_hub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clarke-Wright routes of the selected stops, in the layout of :func:`_split` (routes listed in Hilbert
+    order of their first stop); a hub whose routes outnumber its vehicles costs +inf."""
+    tour_hub, ptr, hub_stops = builder.tours(selected)
+    idx = np.flatnonzero(selected)
+    local_hub = np.searchsorted(tour_hub, builder.hub[idx]).astype(np.int64)
+    near = neighbour_lists(compute.embed(nodes.a[idx], nodes.b[idx]), k, local_hub)
+    rows = np.broadcast_to(np.arange(idx.size)[:, None], near.shape)
+    valid = near >= 0
+    dist = np.full(near.shape, np.inf)
+    dist[valid] = compute.node_distances(idx[rows[valid]], idx[near[valid]], nodes)
+    pair_ptr, pi, pj, pd, _ = savings_pairs(local_hub, near, dist_to_hub[idx], dist, tour_hub.size)
+    tour_nodes, start, cost = compute.savings_tours(
+        ptr, hub_stops, (nodes.n_stops + tour_hub).astype(np.int32), pair_ptr, idx[pi].astype(np.int32),
+        idx[pj].astype(np.int32), pd, nodes, limits.cap_kg[tour_hub], limits.cap_n[tour_hub],
+        limits.shift_s[tour_hub], limits.vehicles[tour_hub])
     return tour_hub, ptr, tour_nodes, start, cost
 
 
@@ -159,7 +207,7 @@ def _routes_from_split(tour_hub, ptr, tour_nodes, start) -> RouteSet:
 
 
 def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: Nodes, hubs: Hubs,
-                 compute: Compute) -> tuple[RouteSet, np.ndarray]:
+                 compute: Compute, settings: RouteSettings) -> tuple[RouteSet, np.ndarray]:
     """Cut every hub's stops into feasible routes.
 
     ``hub`` is each stop's hub, ``tier`` its most urgent tier and ``hilbert``
@@ -179,9 +227,14 @@ def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: 
     selected = routable & (rank < keep[hub])
     reasons[routable & ~selected] = R_FLEET_FULL
 
-    # Final cut: the better of the Hilbert and the sweep tour, hub by hub.
-    candidates = [_split(b, selected, nodes, limits, compute)
+    # The start: the shortest of the Hilbert cut, the sweep cut, the savings routes and, where the fleet binds,
+    # the next-fit cut, hub by hub.
+    candidates = [_split(b, selected, nodes, limits, compute, settings.split_layer_cells)
                   for b in (hilbert_tours, _TourBuilder(hub, _sweep_key(nodes, hub, compute.metric)))]
+    candidates.append(_next_fit(hilbert_tours, selected, nodes, limits, compute))
+    if settings.savings_neighbours > 0:
+        candidates.append(_savings(hilbert_tours, selected, nodes, limits, compute, dist_to_hub,
+                                   settings.savings_neighbours))
     costs = np.stack([c[4] for c in candidates])
     best = np.argmin(costs, axis=0)
     uncut = candidates[0][0][~np.isfinite(costs.min(axis=0))]

@@ -36,6 +36,12 @@ class Depot:
         return int(self.node.shape[0] - 1)
 
 
+def hub_seed(seed: int, hub: int) -> int:
+    """A hub's own 64-bit seed from the run's seed (any size) and the hub's run-wide index: a hash, so that it
+    never overflows and neighbouring seeds give unrelated streams."""
+    return int(np.random.SeedSequence([int(seed), int(hub)]).generate_state(1, np.uint64)[0])
+
+
 def depot_problem(routes: RouteSet, rows: np.ndarray, nodes: Nodes, hubs: Hubs, compute: Compute,
                   neighbours_k: int) -> tuple[Depot, np.ndarray, np.ndarray, np.ndarray]:
     """The :class:`Depot` of the routes ``rows`` (one hub) and its stops: (depot, stop nodes, flat, ptr)."""
@@ -76,15 +82,15 @@ def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, setting
         """Hub ``k``'s search: its stop nodes, routes (flat, ptr), whether the clock cut its work, iterations."""
         nonlocal left
         depot, stops, flat, ptr = depot_problem(routes, groups[k], nodes, hubs, compute, settings.search_neighbours)
-        hub_seed = int(seed) * 1_000_003 + int(hub_key[ids[k]])
+        seed_k = hub_seed(seed, int(hub_key[ids[k]]))
         if per_stop is None:
             share = max(t_end - time.perf_counter(), 0.0) * depot.n / max(left, 1)
             left -= depot.n
-            out = compute.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits, settings.sisr, hub_seed, None,
+            out = compute.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits, settings.sisr, seed_k, None,
                                share, True)
             return stops, out[0], out[1], False, out[3]
         work = int(np.ceil(per_stop * depot.n))
-        out = compute.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits, settings.sisr, hub_seed, work,
+        out = compute.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits, settings.sisr, seed_k, work,
                            t_end - time.perf_counter(), True)
         wanted = min(work, settings.sisr.max_iterations_per_stop * max(depot.n, 1)) if depot.n > 1 else 0
         return stops, out[0], out[1], out[3] < wanted, out[3]

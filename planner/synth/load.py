@@ -117,15 +117,15 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _sample_addresses(region: Region, zips: ZipTable, n: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` address coordinates: a ZIP by population, Gaussian scatter around it."""
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` address coordinates: a ZIP by population, Gaussian scatter around it; and each one's ZIP (row)."""
     cum = np.cumsum(zips.population)
     z = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
     sigma_deg = zips.scatter_km[z] / (math.pi * EARTH_RADIUS_KM / 180.0)
     dy, dx = rng.standard_normal(n), rng.standard_normal(n)
     lat = _fold(zips.lat[z] + dy * sigma_deg, *region.lat)
     lon = _fold(zips.lon[z] + dx * sigma_deg / np.cos(np.radians(zips.lat[z])), *region.lon)
-    return lat, lon
+    return lat, lon, z
 
 
 def _address_groups(n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -186,35 +186,38 @@ def _shipper_probs(hubs: pa.Table | None, lat: np.ndarray, lon: np.ndarray) -> n
 
 
 def _parcel_batch(region: Region, zips: ZipTable, hubs: pa.Table | None, seed: int, index: int,
-                  first_parcel: int, first_address: int, n: int) -> tuple[pa.RecordBatch, int]:
+                  first_parcel: int, first_address: int, n: int, id_prefix: str = "") -> tuple[pa.RecordBatch, int]:
     """Batch ``index`` of ``n`` parcels and the number of addresses it used."""
     rng_addr, rng = _rng(seed, _ADDRESSES, index), _rng(seed, _PARCELS, index)
     address, n_addresses = _address_groups(n, rng_addr)
-    addr_lat, addr_lon = _sample_addresses(region, zips, n_addresses, rng_addr)
+    addr_lat, addr_lon, addr_zip = _sample_addresses(region, zips, n_addresses, rng_addr)
     shipper = _choose(rng_addr, _shipper_probs(hubs, addr_lat, addr_lon)[address])
     tier = rng.choice(len(TIERS), size=n, p=TIER_MIX).astype(np.int8)
     weight = np.exp(np.log(WEIGHT_MEDIAN_KG) + WEIGHT_SIGMA * rng.standard_normal(n))
     weight = np.round(np.clip(weight, *WEIGHT_RANGE_KG), 3)
     fee = (np.asarray(FEE_BASE_USD)[tier] + FEE_PER_KG_USD * weight) * np.exp(FEE_SIGMA * rng.standard_normal(n))
     columns = {
-        "parcel_id": _id_array("P", np.arange(first_parcel, first_parcel + n), ID_WIDTH),
+        "parcel_id": _id_array(id_prefix + "P", np.arange(first_parcel, first_parcel + n), ID_WIDTH),
         "lat": pa.array(addr_lat[address]),
         "lon": pa.array(addr_lon[address]),
         "weight_kg": pa.array(weight.astype(np.float32)),
         "tier": _pick(TIERS, tier),
-        "address_id": _id_array("A", first_address + address, ID_WIDTH),
+        "address_id": _id_array(id_prefix + "A", first_address + address, ID_WIDTH),
         "shipper": _pick(SHIPPERS, shipper),
         "fee_usd": pa.array(np.round(fee, 2).astype(np.float32)),
+        "zip": pa.array(zips.zip_code, pa.string()).take(pa.array(addr_zip[address])),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in PARCEL_SCHEMA], schema=PARCEL_SCHEMA), n_addresses
 
 
 def iter_parcel_batches(n_parcels: int, hubs: pa.Table | None = None, seed: int = 0,
-                        region: str = "national", batch_size: int = BATCH_SIZE) -> Iterator[pa.RecordBatch]:
+                        region: str = "national", batch_size: int = BATCH_SIZE,
+                        id_prefix: str = "") -> Iterator[pa.RecordBatch]:
     """Yield ``n_parcels`` parcels in record batches of ``batch_size`` (the last may be
     shorter), with the PARCEL_SCHEMA columns. ``hubs`` (optional) skews each
     parcel's shipper toward the operator of its nearest hub. The output depends
-    on ``batch_size`` as well as on the seed."""
+    on ``batch_size`` as well as on the seed. ``id_prefix`` starts every parcel_id
+    and address_id (``D03-`` for day 3 of a simulation keeps the days' ids apart)."""
     _check_count("parcels", n_parcels)
     _check_count("batch_size", batch_size)
     reg = _region(region)
@@ -222,7 +225,7 @@ def iter_parcel_batches(n_parcels: int, hubs: pa.Table | None = None, seed: int 
     first_address = 0
     for index, start in enumerate(range(0, n_parcels, batch_size)):
         n = min(batch_size, n_parcels - start)
-        batch, used = _parcel_batch(reg, zips, hubs, seed, index, start, first_address, n)
+        batch, used = _parcel_batch(reg, zips, hubs, seed, index, start, first_address, n, id_prefix)
         first_address += used
         yield batch
 
@@ -271,7 +274,7 @@ def make_hubs(n_hubs: int, seed: int = 0, region: str = "national", n_parcels: i
     n_parcels = n_hubs * DEFAULT_PARCELS_PER_HUB if n_parcels is None else n_parcels
     _check_count("parcels", n_parcels)
     rng = _rng(seed, _HUB_SAMPLE)
-    lat, lon = _sample_addresses(reg, region_zips(region), max(HUB_SAMPLE_MIN, HUB_SAMPLE_PER_HUB * n_hubs), rng)
+    lat, lon, _ = _sample_addresses(reg, region_zips(region), max(HUB_SAMPLE_MIN, HUB_SAMPLE_PER_HUB * n_hubs), rng)
     points = unit_xyz(lat, lon)
     site = _kmeans(points, n_hubs, rng)
     _, label = cKDTree(points[site]).query(points)

@@ -107,8 +107,8 @@ def check_partition(result: Inputs, n_parcels: int, n_hubs: int) -> None:
     files = rejects.column("file").to_pylist()
     assert files == sorted(files, key=lambda f: f != "hubs")
     known = set(S.PARCEL_CHECKS + S.HUB_CHECKS)
-    prefix = S.REASON_UNKNOWN_TIER.split("{tier}")[0]
-    assert all(r in known or r.startswith(prefix) for r in rejects.column("reason").to_pylist())
+    prefixes = (S.REASON_UNKNOWN_TIER.split("{tier}")[0], S.REASON_ADDRESS_CONFLICT.split("{address_id}")[0])
+    assert all(r in known or r.startswith(prefixes) for r in rejects.column("reason").to_pylist())
     hub_index = np.asarray(result.parcels.column("hub_index").to_numpy())
     assert ((hub_index >= -1) & (hub_index < result.hubs.num_rows)).all()
     assert result.parcels.schema.equals(S.PARCELS_SCHEMA) and result.hubs.schema.equals(S.HUBS_SCHEMA)

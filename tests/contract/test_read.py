@@ -83,6 +83,22 @@ def test_uncastable_column(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("column, values", [
+    ("lat", [True, False, True]), ("lon", ["40.7", "40.8", "40.9"]),
+    ("lat", pa.array(["1", "2", "3"]).dictionary_encode()), ("weight_kg", [True, True, False]),
+])
+def test_booleans_and_text_are_not_numbers(tmp_path: Path, column: str, values: object) -> None:
+    path = write(parcels(3, **{column: values}), tmp_path / "p.arrow")
+    with pytest.raises(InputError) as err:
+        read_table(path, "parcels")
+    message = str(err.value)
+    assert message.startswith(f"parcels file {path}: column '{column}' of type ") and "\n" not in message
+    assert message.endswith("it must hold numbers")
+    # integers, floats and all-null columns still cast
+    for fine in ([40, 41, 42], pa.array([40.5, None, 41.0], pa.float32()), pa.nulls(3)):
+        read_table(write(parcels(3, **{column: fine}), tmp_path / "q.arrow"), "parcels")
+
+
 def test_unrepresentable_value_is_an_input_error(tmp_path: Path) -> None:
     path = write(hubs(vehicles=[2.5, 3.0]), tmp_path / "hubs.arrow")
     with pytest.raises(InputError, match=r"column 'vehicles' of type double cannot be read as int32: .*2\.5"):

@@ -22,6 +22,7 @@ def test_reason_texts() -> None:
         "missing parcel_id", "duplicate parcel_id", "missing coordinates", "non-finite coordinates",
         "coordinates out of range", "weight_kg must be > 0", "weight_kg above every vehicle's capacity",
         "unknown tier '{tier}'", "fee_usd must be a finite number >= 0", "hub_id names no hub",
+        "address_id '{address_id}' shared with parcels more than 200 m away",
     )
     assert S.HUB_CHECKS == (
         "missing hub_id", "duplicate hub_id", "missing coordinates", "non-finite coordinates",
@@ -29,6 +30,11 @@ def test_reason_texts() -> None:
         "capacity_parcels must be > 0", "shift_s must be > 0", "daily_capacity must be >= 0",
     )
     assert S.REASON_UNKNOWN_TIER.format(tier="gold") == "unknown tier 'gold'"
+    assert len(S.OUTCOME_STATUS) == len(S.OUTCOME_REASONS) and S.OUTCOME_STATUS[S.NO_REASON] == S.PLANNED
+    assert all(text for text in S.OUTCOME_REASONS[1:])
+    assert {S.OUTCOME_STATUS[code] for code in (S.R_NO_HUBS, S.R_NO_VEHICLES, S.R_TOO_HEAVY, S.R_NO_HUB_IN_REACH)} \
+        == {S.UNASSIGNED}
+    assert {S.OUTCOME_STATUS[code] for code in (S.R_HUB_CAPACITY, S.R_HUB_KG_FULL, S.R_FLEET_FULL)} == {S.DEFERRED}
 
 
 def test_input_specs_follow_contract() -> None:

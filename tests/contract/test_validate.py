@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -166,6 +167,49 @@ def test_capacity_check_ignores_hubs_without_vehicles() -> None:
     assert reasons(result) == [("parcels", 1, "weight_kg above every vehicle's capacity")]
     no_vehicles = validate(table, hubs(vehicles=pa.array([0, 0], pa.int32())))
     assert no_vehicles.rejects.num_rows == 0
+
+
+#: degrees of latitude per metre
+PER_M = 1.0 / 111_195.0
+
+
+def test_an_address_id_in_two_places_is_rejected() -> None:
+    # "a": two parcels together and one 1,150 km away; "b": 199 m apart; "c": 201 m apart; "d": alone
+    lat = [40.5, 40.5, 50.83, 40.6, 40.6 + 199 * PER_M, 40.7, 40.7 + 201 * PER_M, 40.8, 40.9]
+    address = ["a", "a", "a", "b", "b", "c", "c", "d", None]
+    result = validate(parcels(len(lat), lat=lat, lon=[-74.5] * len(lat), address_id=address), hubs())
+    conflict = S.REASON_ADDRESS_CONFLICT.format
+    assert reasons(result) == [("parcels", 0, conflict(address_id="a")), ("parcels", 1, conflict(address_id="a")),
+                               ("parcels", 2, conflict(address_id="a")), ("parcels", 5, conflict(address_id="c")),
+                               ("parcels", 6, conflict(address_id="c"))]
+    assert conflict(address_id="a") == "address_id 'a' shared with parcels more than 200 m away"
+    assert result.parcels.column("row").to_pylist() == [3, 4, 7, 8]
+
+
+def test_address_conflicts_are_judged_among_the_rows_that_pass_the_rest() -> None:
+    # the far parcel is rejected for its weight; across the antimeridian 20 m apart is 20 m apart
+    table = parcels(4, lat=[40.5, 45.0, 10.0, 10.0], lon=[-74.5, -74.5, 179.9999, -179.9999],
+                    weight_kg=[1.0, -1.0, 1.0, 1.0], address_id=["a", "a", "z", "z"])
+    assert reasons(validate(table, hubs())) == [("parcels", 1, "weight_kg must be > 0")]
+
+
+def test_address_conflicts_match_every_pair(rng) -> None:
+    """Against all pairs (haversine): a parcel is rejected exactly when a partner is over 200 m away (the
+    directional bound may miss one within 0.25 m past the limit)."""
+    from tests import naive
+
+    n = 300
+    lat = 40.0 + rng.normal(0, 0.0015, n)
+    lon = -74.0 + rng.normal(0, 0.0015, n)
+    address = rng.integers(0, 60, n).astype(str)
+    result = validate(parcels(n, lat=lat, lon=lon, address_id=address), hubs())
+    rejected = np.zeros(n, dtype=bool)
+    rejected[result.rejects.column("row").to_numpy()] = True
+    metres = 1000 * naive.haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    same = address[:, None] == address[None, :]
+    far, near_limit = ((metres > 200) & same).any(1), ((metres > 200) & (metres < 200.25) & same).any(1)
+    assert 0 < far.sum() < n
+    assert np.all((rejected == far) | near_limit)
 
 
 def test_empty_tables() -> None:

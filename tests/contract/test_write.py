@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from planner.contract import schemas as S
 from planner.contract import validate, write
-from planner.contract.write import write_outputs
+from planner.contract.write import rewrite_outputs, write_outputs
 from planner.errors import HexrouteError, InputError
 from tests.contract.inputs import hubs, parcels
 
@@ -60,14 +62,76 @@ def test_write_outputs_is_byte_identical(tmp_path: Path) -> None:
         assert (tmp_path / "a" / entry["name"]).read_bytes() == (tmp_path / "b" / entry["name"]).read_bytes()
 
 
-def test_write_outputs_replaces_existing_target(tmp_path: Path) -> None:
+def test_write_outputs_replaces_an_earlier_plan(tmp_path: Path) -> None:
     target = tmp_path / "run"
-    target.mkdir()
-    (target / "stale.arrow").write_bytes(b"old")
     tables, documents = outputs()
     write_outputs(target, tables, documents)
-    assert not (target / "stale.arrow").exists()
-    assert (target / "manifest.json").exists()
+    (target / "report.html").write_text("old report, written outside the manifest by earlier versions")
+    write_outputs(target, {"rejects": tables["rejects"]}, {})
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "rejects.arrow"]
+    assert leftovers(tmp_path) == []
+
+
+def test_write_outputs_never_replaces_what_is_not_a_plan(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "notes.txt").write_bytes(b"mine")
+    with pytest.raises(InputError, match=r"exists and is not a hexroute plan"):
+        write_outputs(target, *outputs())
+    assert [p.name for p in target.iterdir()] == ["notes.txt"] and (target / "notes.txt").read_bytes() == b"mine"
+    write_outputs(tmp_path / "plan", *outputs())
+    (tmp_path / "plan" / "notes.txt").write_bytes(b"mine")  # a plan with a file of someone else's
+    with pytest.raises(InputError, match=r"exists and is not a hexroute plan"):
+        write_outputs(tmp_path / "plan", *outputs())
+    assert (tmp_path / "plan" / "notes.txt").read_bytes() == b"mine"
+    assert leftovers(tmp_path) == []
+
+
+def test_extra_files_are_in_the_manifest_and_the_mode_follows_the_umask(tmp_path: Path) -> None:
+    def report(directory: Path) -> None:
+        (directory / "report.html").write_text("<html></html>")
+
+    old = os.umask(0o022)
+    try:
+        manifest = write_outputs(tmp_path / "run", *outputs(), extra=report)
+    finally:
+        os.umask(old)
+    assert [f["name"] for f in manifest["files"]] == ["rejects.arrow", "report.html", "routes.arrow",
+                                                      "summary.json"]
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "run" / "report.html").stat().st_mode) == 0o644
+
+
+def test_a_failing_extra_leaves_the_earlier_plan(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    write_outputs(target, *outputs())
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+
+    def broken(directory: Path) -> None:
+        (directory / "report.html").write_text("half")
+        raise RuntimeError("matplotlib fell over")
+
+    with pytest.raises(RuntimeError, match="matplotlib"):
+        write_outputs(target, {"rejects": outputs()[0]["rejects"]}, {}, extra=broken)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert leftovers(tmp_path) == []
+
+
+def test_rewrite_outputs_adds_files_and_keeps_the_manifest_whole(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    first = write_outputs(target, *outputs())
+
+    def report(directory: Path) -> None:
+        assert (directory / "routes.arrow").is_file()  # the plan's files are there to read
+        (directory / "report.html").write_text("new")
+
+    manifest = rewrite_outputs(target, report, drop=lambda name: name.startswith("report"))
+    assert json.loads((target / "manifest.json").read_text()) == manifest
+    assert [f for f in manifest["files"] if f["name"] != "report.html"] == first["files"]
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "rejects.arrow", "report.html",
+                                                        "routes.arrow", "summary.json"]
+    with pytest.raises(InputError, match="no such output directory"):
+        rewrite_outputs(tmp_path / "none", report)
     assert leftovers(tmp_path) == []
 
 
@@ -113,7 +177,7 @@ def test_crash_on_fresh_target_leaves_nothing(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(write, "_write_table", crash)
     with pytest.raises(RuntimeError, match="serialiser failed"):
         write_outputs(tmp_path / "out" / "run", *outputs())
-    assert list((tmp_path / "out").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the parent it made for the target is gone too
 
 
 def test_target_that_is_a_file(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from kernels.api import DEVICE_BYTES_PER_NEIGHBOUR, DEVICE_BYTES_PER_STOP, fit_g
 from kernels.cuda import _launch
 from planner.device import Compute
 from planner.settings import DeviceSettings
+from tests.cuda.conftest import SIMULATOR
 
 GIB = 2**30
 RESERVED = DeviceSettings().reserved_mib * 2**20
@@ -47,7 +48,11 @@ def test_cuda_backend_reads_free_memory(monkeypatch):
 
 
 def test_memory_figures_come_from_cupy(monkeypatch):
-    assert _launch.memory_pool() is None and _launch.memory_info() is None  # the simulator: no CuPy
+    if SIMULATOR:
+        assert _launch.memory_pool() is None and _launch.memory_info() is None  # the simulator: no CuPy
+    else:  # a device with CuPy: real figures
+        free, total = _launch.memory_info()
+        assert 0 < free <= total and set(_launch.memory_pool()) == {"used_bytes", "peak_bytes"}
     pool = SimpleNamespace(used_bytes=lambda: 100, total_bytes=lambda: 4096)
     fake = SimpleNamespace(get_default_memory_pool=lambda: pool,
                            cuda=SimpleNamespace(Device=lambda: SimpleNamespace(mem_info=(5 * GIB, 8 * GIB))))

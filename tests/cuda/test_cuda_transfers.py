@@ -74,10 +74,15 @@ def test_node_arrays_are_uploaded_once_per_group(small_blocks, monkeypatch):
     for group, uploads, moved in runner.groups:
         n_nodes = group.size + group.hubs.size
         assert uploads.count(8 * n_nodes) == NODE_ARRAYS, (group.index, uploads)
-        # everything else a group sends up is small next to its node arrays and neighbour lists
+        # everything else a group sends up is small next to its node arrays, its neighbour lists and the
+        # route construction: the savings pairs (two int32 stops and a float64 distance each, at most k per
+        # stop) and each of the four candidates' giant tour and cuts (int32 per stop each)
         resident = n_nodes * (8 * NODE_ARRAYS + 4 * SETTINGS.improve.neighbours)
-        assert moved["h2d_bytes"] <= 2 * resident, (group.index, moved, resident)
-        assert moved["d2h_bytes"] <= resident, (group.index, moved, resident)
+        construction = n_nodes * (16 * SETTINGS.route.savings_neighbours + 4 * 8)
+        assert moved["h2d_bytes"] <= 2 * resident + construction, (group.index, moved, resident)
+        # what comes back: the routes of every construction candidate (the host keeps the shortest), then
+        # the improved routes and the schedule
+        assert moved["d2h_bytes"] <= resident + construction, (group.index, moved, resident)
     # summary.json keeps them per stage, summed over the groups; the simulator has no memory pool
     groups = result.summary["hub_groups"]
     assert set(groups["transfers"]) == {"route", "improve", "schedule"}

@@ -12,7 +12,7 @@ import pytest
 
 from kernels import api
 
-FAMILIES = ("distance", "hilbert", "nearest", "split", "intra", "inter")
+FAMILIES = ("distance", "hilbert", "nearest", "split", "savings", "intra", "inter")
 #: entry points one backend has on purpose: CPU diagnostics checked against the naive references
 CPU_ONLY = {"inter": {"best_moves"}}
 

@@ -1,8 +1,11 @@
 """Hub groups on a Dask cluster: the same plan byte for byte, a killed worker, an unreachable scheduler."""
 from __future__ import annotations
 
+import gc
+import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,6 +17,7 @@ import pytest
 pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 
+import planner.run.pipeline  # noqa: E402
 from planner.cli import main  # noqa: E402
 from planner.run import runners as dist  # noqa: E402
 from planner.run.groups import GroupInput, partition_hubs, plan_group  # noqa: E402
@@ -169,7 +173,8 @@ def test_cli_workers_uses_a_local_cluster(load, cluster, tmp_path, monkeypatch):
             pass
 
     asked = []
-    monkeypatch.setattr(dist, "local_cluster", lambda n: asked.append(n) or Borrowed(cluster.client, "local"))
+    monkeypatch.setattr(dist, "local_cluster",
+                        lambda n, **kwargs: asked.append(n) or Borrowed(cluster.client, "local"))
     parcels, hubs = load
     feather.write_feather(parcels, tmp_path / "parcels.arrow")
     feather.write_feather(hubs, tmp_path / "hubs.arrow")
@@ -179,3 +184,102 @@ def test_cli_workers_uses_a_local_cluster(load, cluster, tmp_path, monkeypatch):
     assert main([*args, "--out", str(tmp_path / "b"), "--workers", "2"]) == 0
     assert asked == [2]
     assert _outputs(tmp_path / "a") == _outputs(tmp_path / "b")
+
+
+# --------------------------------------------------------------------------- clusters without workers, bad addresses
+
+NO_WORKER_S = 3.0
+
+
+def _inputs(load, root: Path) -> list[str]:
+    import pyarrow.feather as feather
+
+    parcels, hubs = load
+    feather.write_feather(parcels, root / "parcels.arrow")
+    feather.write_feather(hubs, root / "hubs.arrow")
+    (root / "plan.toml").write_text(f"[cluster]\nno_worker_timeout_s = {NO_WORKER_S}\ngroup_stops = {GROUP_STOPS}\n")
+    return ["plan", "--parcels", str(root / "parcels.arrow"), "--hubs", str(root / "hubs.arrow"),
+            "--config", str(root / "plan.toml"), "--time-budget", "60", "--quiet", "--no-report"]
+
+
+@pytest.fixture
+def scheduler():
+    """A scheduler of its own with no worker (started and closed here)."""
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.ERROR,
+                                       scheduler_kwargs={"dashboard_address": ":0"})
+    yield cluster
+    cluster.close()
+
+
+def _no_worker_line(capfd, address: str) -> None:
+    out, err = capfd.readouterr()
+    assert out == "" and err.strip().splitlines() == [
+        f"hexroute: error: the Dask cluster at {address} has had no live worker for {NO_WORKER_S:g} s "
+        "(cluster.no_worker_timeout_s); nothing was written"], err
+
+
+def test_a_scheduler_that_never_had_a_worker_ends_the_run(load, scheduler, tmp_path, capfd):
+    args = _inputs(load, tmp_path)
+    started = time.monotonic()
+    assert main([*args, "--out", str(tmp_path / "out"), "--scheduler", scheduler.scheduler_address]) == 1
+    assert time.monotonic() - started < NO_WORKER_S + 30
+    _no_worker_line(capfd, scheduler.scheduler_address)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hubs.arrow", "parcels.arrow", "plan.toml"]
+
+
+def test_the_only_worker_killed_ends_the_run_within_the_set_time(load, scheduler, tmp_path, capfd, monkeypatch):
+    import distributed
+
+    address = scheduler.scheduler_address
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--no-nanny",
+                               "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        with distributed.Client(address, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        monkeypatch.setattr(planner.run.pipeline, "plan_group", _Partial(str(marks), 60.0))
+
+        def kill_when_a_task_runs() -> None:
+            deadline = time.monotonic() + 90
+            while not any(marks.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            killed.append(time.monotonic())
+            worker.kill()
+
+        killed: list[float] = []
+        killer = threading.Thread(target=kill_when_a_task_runs)
+        killer.start()
+        args = _inputs(load, tmp_path)
+        assert main([*args, "--out", str(tmp_path / "out"), "--scheduler", address]) == 1
+        ended = time.monotonic()
+        killer.join(5)
+        assert killed and ended - killed[0] < NO_WORKER_S + 10  # Dask alone would wait for a worker forever
+        _no_worker_line(capfd, address)
+        assert not (tmp_path / "out").exists()
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.mark.parametrize("address", ["foo", "", "tcp://", "tcp://127.0.0.1:notaport", "tcp://host:99999",
+                                     "http://127.0.0.1:8786", "inproc://x", "tcp://[::1", "tcp://:8786"])
+def test_a_malformed_scheduler_address_is_one_line(address, tmp_path, capfd):
+    started = time.monotonic()
+    assert main(["plan", "--parcels", "p.arrow", "--hubs", "h.arrow", "--out", str(tmp_path / "out"),
+                 "--scheduler", address]) == 2
+    gc.collect()  # a half-made client would complain from its finaliser here
+    out, err = capfd.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"hexroute: error: bad Dask scheduler address {address!r}: ")
+    assert time.monotonic() - started < 2.0
+
+
+def test_quiet_is_quiet_on_a_local_cluster(load, tmp_path, capfd):
+    args = _inputs(load, tmp_path)
+    assert main([*args, "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    gc.collect()
+    assert capfd.readouterr() == ("", "")

@@ -129,3 +129,32 @@ def test_cli_cuda_without_device_exits_2(tmp_path: Path, capsys, monkeypatch):
                  "--out", str(tmp_path / "o"), "--backend", "cuda", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "backend 'cuda' requested but" in err
+
+
+def _outcomes(result) -> dict[str, tuple[str, str | None]]:
+    a = result.assignments.to_pydict()
+    return {p: (s, r) for p, s, r in zip(a["parcel_id"], a["status"], a["reason"])}
+
+
+def test_what_no_vehicle_can_ever_take_is_unassigned_with_the_true_reason():
+    parcels, hubs = make_load(40, [(40.75, -73.99, 4, 100.0)], seed=6)
+    weight = parcels.column("weight_kg").to_numpy().copy()
+    lat, lon = parcels.column("lat").to_numpy().copy(), parcels.column("lon").to_numpy().copy()
+    weight[:3] = 60.0  # three parcels at one address: 180 kg, more than any vehicle carries (each fits one)
+    lat[1:3], lon[1:3] = lat[0], lon[0]
+    parcels = parcels.set_column(parcels.schema.get_field_index("weight_kg"), "weight_kg",
+                                 pa.array(weight, pa.float32()))
+    parcels = parcels.set_column(parcels.schema.get_field_index("lat"), "lat", pa.array(lat))
+    parcels = parcels.set_column(parcels.schema.get_field_index("lon"), "lon", pa.array(lon))
+    outcome = _outcomes(checked(parcels, hubs))
+    heavy = {outcome[f"P{i:05d}"] for i in range(3)}
+    assert heavy == {("unassigned", "stop is heavier than one vehicle of its hub carries")}
+    # no vehicles anywhere: unassigned (not deferred to a backlog it would never leave), and said so
+    idle = hubs.set_column(hubs.schema.get_field_index("vehicles"), "vehicles", pa.array([0], pa.int32()))
+    assert set(_outcomes(checked(parcels, idle)).values()) == {("unassigned", "no hub has vehicles today")}
+
+
+def test_a_kg_shortfall_is_not_called_the_daily_capacity():
+    parcels, hubs = make_load(200, [(40.75, -73.99, 2, 60.0)], seed=7)
+    reasons = {r for s, r in _outcomes(checked(parcels, hubs)).values() if s == "deferred"}
+    assert "hub's vehicles are full today (kg)" in reasons and "hub daily capacity exceeded" not in reasons

@@ -110,9 +110,25 @@ def test_kg_capacity_uses_the_fill_factor() -> None:
     result = assign(stops, small, Settings())
     check_plan(stops, small, result)
     assert result.status.tolist() == [S.PLANNED, S.DEFERRED]
+    assert texts(result) == ["", "hub's vehicles are full today (kg)"]  # not the daily sorting capacity
     large = hubs_table([40.0], [-100.0], vehicles=[1], capacity_kg=[104.0])
     assert assign(stops, large, Settings()).status.tolist() == [S.PLANNED, S.PLANNED]
     assert Settings().assign.fill_factor == 0.92
+
+
+def test_deferral_names_the_limit_that_binds() -> None:
+    # three stops at one hub: the daily sorting capacity, the vehicles' parcels and their kg each bind once
+    stops = build_stops(parcels([40.0, 40.01, 40.02], [-100.0] * 3, weight=[1.0, 1.0, 1.0]), Settings())
+    daily = hubs_table([40.0], [-100.0], vehicles=[2], capacity_parcels=[5], daily=[2])
+    assert texts(assign(stops, daily, Settings())) == ["", "", "hub daily capacity exceeded"]
+    parcels_full = hubs_table([40.0], [-100.0], vehicles=[2], capacity_parcels=[1], daily=[10])
+    assert texts(assign(stops, parcels_full, Settings())) == ["", "", "hub's vehicles are full today (parcels)"]
+    forced = build_stops(parcels([40.0, 40.01, 40.02], [-100.0] * 3, hub=[0, 0, 0], weight=[40.0, 40.0, 40.0]),
+                         Settings())
+    kg_full = hubs_table([40.0], [-100.0], vehicles=[1], capacity_kg=[100.0])
+    result = assign(forced, kg_full, Settings())
+    assert result.status.tolist() == [S.PLANNED, S.PLANNED, S.DEFERRED]
+    assert texts(result) == ["", "", "forced hub's vehicles are full today (kg)"]
 
 
 def test_forced_hub_is_respected_even_when_far() -> None:
@@ -150,11 +166,11 @@ def test_stops_beyond_max_hub_km_are_unassigned() -> None:
     check_plan(stops, hubs, result)
     assert result.status.tolist() == [S.PLANNED, S.UNASSIGNED]
     assert result.hub.tolist() == [0, -1]
-    assert texts(result) == ["", "no hub within 120 km"]
+    assert texts(result) == ["", "no hub with vehicles within 120 km"]
     wider = Settings(max_hub_km=250.0)
     result = assign(stops, hubs, wider)
     assert result.status.tolist() == [S.PLANNED, S.PLANNED]
-    assert S.outcome_reasons(wider.max_hub_km)[S.R_NO_HUB_IN_REACH] == "no hub within 250 km"
+    assert S.outcome_reasons(wider.max_hub_km)[S.R_NO_HUB_IN_REACH] == "no hub with vehicles within 250 km"
 
 
 def test_hubs_without_vehicles_are_no_candidates() -> None:
@@ -163,7 +179,10 @@ def test_hubs_without_vehicles_are_no_candidates() -> None:
     result = assign(stops, hubs, Settings())
     assert result.hub.tolist() == [1] and result.status.tolist() == [S.PLANNED]
     none = assign(stops, hubs_table([40.0], [-100.0], vehicles=[0]), Settings())
-    assert none.status.tolist() == [S.UNASSIGNED] and texts(none) == ["no hub within 120 km"]
+    assert none.status.tolist() == [S.UNASSIGNED] and texts(none) == ["no hub has vehicles today"]
+    # a hub with vehicles beyond reach and one without vehicles next door: the reason says both
+    mixed = assign(stops, hubs_table([40.0, 45.0], [-100.0, -100.0], vehicles=[0, 5]), Settings())
+    assert mixed.status.tolist() == [S.UNASSIGNED] and texts(mixed) == ["no hub with vehicles within 120 km"]
 
 
 def random_instance(rng: np.random.Generator, n_stops: int, n_hubs: int, *, tiers: bool,
@@ -237,3 +256,4 @@ def test_no_stops_or_no_hubs() -> None:
     stops = build_stops(parcels([40.0], [-100.0]), Settings())
     alone = assign(stops, hubs_table([], []), Settings())
     assert alone.status.tolist() == [S.UNASSIGNED] and alone.hub_parcels.size == 0
+    assert texts(alone) == ["no valid hub in the hubs file"]

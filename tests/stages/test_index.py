@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import h3
+import h3.api.basic_int
 import numpy as np
 import pytest
 
 from planner.settings import ServiceSettings, Settings, SpeedSettings
-from planner.stages.index import build_stops, group_rows
+from planner.stages import index
+from planner.stages.index import build_stops, disk_density, group_rows, latlng_cells
 from tests import naive
 from tests.tables import parcels as parcels_table
 
@@ -114,3 +116,48 @@ def test_stops_are_deterministic(rng: np.random.Generator) -> None:
         assert np.array_equal(getattr(one, name), getattr(two, name))
     # stops are numbered by their first parcel
     assert np.all(np.diff(np.unique(one.parcel_stop, return_index=True)[1]) > 0)
+
+
+def _clustered(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points in a few dense clusters (many stops per cell, disks that overlap) and some spread worldwide."""
+    centre = rng.integers(0, 6, n)
+    lat = np.array([40.7, 34.0, 64.0, -33.9, 0.0, 89.99])[centre] + rng.normal(0, 0.02, n)
+    lon = np.array([-74.0, -118.2, 179.99, 18.4, 0.0, 10.0])[centre] + rng.normal(0, 0.02, n)
+    spread = rng.random(n) < 0.2
+    lat[spread] = np.degrees(np.arcsin(rng.uniform(-1, 1, spread.sum())))
+    lon[spread] = rng.uniform(-180, 180, spread.sum())
+    return np.clip(lat, -90, 90), (lon + 180.0) % 360.0 - 180.0
+
+
+@pytest.mark.parametrize("res", [4, 8, 10])
+def test_density_equals_the_h3py_implementation_to_the_bit(rng: np.random.Generator, res: int) -> None:
+    lat, lon = _clustered(rng, 4000)
+    cell = naive.latlng_cells_by_h3py(lat, lon, res)
+    parcels = rng.integers(1, 5, cell.size).astype(np.int32)
+    pentagon = np.array(list(h3.api.basic_int.get_pentagons(res))[:3], np.int64)
+    cell = np.concatenate([cell, pentagon, pentagon])
+    parcels = np.concatenate([parcels, [1, 2, 3, 4, 5, 6]]).astype(np.int32)
+    expected = naive.disk_density_by_h3py(cell, parcels)
+    assert np.array_equal(disk_density(cell, parcels).view(np.int64), expected.view(np.int64))
+    assert np.array_equal(latlng_cells(lat, lon, res), naive.latlng_cells_by_h3py(lat, lon, res))
+
+
+def test_stops_equal_the_implementation_before_issue_17(rng: np.random.Generator,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 6000
+    lat, lon = _clustered(rng, n)
+    lat[1::7], lon[1::7] = lat[::7][: lat[1::7].size], lon[::7][: lon[1::7].size]  # shared coordinates
+    lat[::11] = -0.0
+    address = [None if i % 4 == 0 else f"addr{i % 1500}" for i in range(n)]
+    hub = np.where(rng.random(n) < 0.1, rng.integers(0, 4, n), -1)
+    table = parcels_table(lat, lon, address=address, hub=hub, tier=rng.integers(0, 3, n),
+                          weight=rng.uniform(0.1, 9.0, n))
+    new = build_stops(table, Settings())
+    monkeypatch.setattr(index, "group_rows", naive.group_rows_by_sorting)
+    monkeypatch.setattr(index, "latlng_cells", naive.latlng_cells_by_h3py)
+    monkeypatch.setattr(index, "disk_density", naive.disk_density_by_h3py)
+    old = build_stops(table, Settings())
+    for name, value in vars(old).items():
+        got = getattr(new, name)
+        assert got.dtype == value.dtype, name
+        assert np.array_equal(got.view(np.uint8), value.view(np.uint8)), name

@@ -169,14 +169,16 @@ def test_search_distances_match_the_haversine_reference() -> None:
     np.testing.assert_allclose(ready[:, sisr.DEPOT], depot, rtol=1e-12, atol=1e-12)
 
 
-def test_search_iterations_follow_the_budget() -> None:
+def test_effort_sets_the_work_and_the_cap() -> None:
     from planner.errors import SettingsError
 
-    fixed = ImproveSettings(search_iterations_per_stop=4.0)
-    assert fixed.budget(30.0, 1000).sisr_per_stop == 4.0
-    timed = ImproveSettings(search_iterations_per_stop=4.0, search_iterations_per_s=2000.0)
-    assert timed.budget(30.0, 1000).sisr_per_stop == 60.0  # 60,000 iterations shared by 1,000 stops
-    assert timed.budget(1.0, 1000).sisr_per_stop == 4.0  # never below the fixed count
-    assert timed.budget(30.0, 0).sisr_per_stop == 60_000.0
-    with pytest.raises(SettingsError, match="search_iterations_per_s"):
-        ImproveSettings(search_iterations_per_s=-1.0)
+    fixed = ImproveSettings(effort_s=30.0, iterations_per_effort_s=2000.0)
+    assert fixed.budget(1000).sisr_per_stop == 60.0  # 60,000 iterations shared by 1,000 stops
+    assert fixed.budget(1000).seconds == 600.0  # the cap: at least 600 s, else 10 x the effort
+    assert ImproveSettings(effort_s=100.0).budget(1000).seconds == 1000.0
+    default = ImproveSettings()
+    assert default.effort_for(10**6) == 65.0 and default.effort_for(10**8) == 240.0  # grows with the load
+    assert ImproveSettings(time_cap_s=5.0).budget(10).seconds == 5.0
+    assert ImproveSettings(search_iterations_per_stop=2.0).budget(10**6).sisr_per_stop == 2.0
+    with pytest.raises(SettingsError, match="improve.effort_s must be a number >= 0"):
+        ImproveSettings(effort_s=-1.0)

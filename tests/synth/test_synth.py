@@ -15,7 +15,8 @@ from planner.synth.geo import REGIONS, unit_xyz, us_zips
 from tests.conftest import DATA  # noqa: E402
 
 PARCEL_TYPES = {"parcel_id": pa.string(), "lat": pa.float64(), "lon": pa.float64(), "weight_kg": pa.float32(),
-                "tier": pa.string(), "address_id": pa.string(), "shipper": pa.string(), "fee_usd": pa.float32()}
+                "tier": pa.string(), "address_id": pa.string(), "shipper": pa.string(), "fee_usd": pa.float32(),
+                "zip": pa.string()}
 HUB_TYPES = {"hub_id": pa.string(), "lat": pa.float64(), "lon": pa.float64(), "operator": pa.string(),
              "vehicles": pa.int32(), "capacity_kg": pa.float32(), "capacity_parcels": pa.int32(),
              "shift_s": pa.int32(), "daily_capacity": pa.int32()}
@@ -116,6 +117,19 @@ def test_batches_stream_with_running_ids() -> None:
     assert ids == [f"P{i:010d}" for i in range(2500)]
     addresses = [set(b.column("address_id").to_pylist()) for b in batches]
     assert not (addresses[0] & addresses[1]) and not (addresses[1] & addresses[2])
+
+
+def test_every_parcel_has_the_zip_code_it_was_drawn_from_and_days_get_their_own_ids() -> None:
+    batch = next(synth.iter_parcel_batches(3000, None, seed=4, region="nyc", id_prefix="D03-"))
+    zips = us_zips()
+    code = np.asarray(batch.column("zip").to_pylist())
+    assert np.isin(code, zips.zip_code).all()
+    row = {z: k for k, z in enumerate(zips.zip_code.tolist())}
+    centre = unit_xyz(zips.lat[[row[z] for z in code]], zips.lon[[row[z] for z in code]])
+    km = np.linalg.norm(unit_xyz(batch.column("lat").to_numpy(), batch.column("lon").to_numpy()) - centre, axis=1)
+    assert np.median(km) < 5.0  # scattered around their own ZIP's centroid (sigma 0.3-8 km)
+    assert batch.column("parcel_id")[0].as_py() == "D03-P0000000000"
+    assert all(a.startswith("D03-A") for a in batch.column("address_id").to_pylist())
 
 
 def test_hubs_of_both_operators_sized_to_nearby_demand(nyc_load: tuple[pa.Table, pa.Table]) -> None:
