@@ -23,9 +23,9 @@ from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
 __all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
-           "memory_pool", "nearest_hubs", "next_fit_tours", "node_distances", "pair_distances", "route_counts",
-           "route_lengths", "rows_differ", "savings_tours", "sisr_params", "sisr_search", "split_tours", "to_device",
-           "to_host", "transfers", "unit_vectors", "warm_up"]
+           "memory_pool", "nearest_hubs", "next_fit_tours", "node_distances", "pair_distances", "resequence_routes",
+           "route_counts", "route_lengths", "rows_differ", "savings_tours", "sisr_params", "sisr_search", "split_tours",
+           "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
 
 
 @cache
@@ -142,6 +142,15 @@ def fill_arcs(arc_stop: Any, arc_hub: Any, arc_share: Any, share: Any, stop_n: A
     _module("assign", "cpu").fill_arcs(arc_stop, arc_hub, arc_share, share, stop_n, stop_kg, rem_n, rem_kg, stop_hub)
 
 
+def resequence_routes(route_ptr: Any, mat_ptr: Any, km: Any, sec: Any, limit_s: Any, max_passes: int,
+                      *, backend: str = "cpu") -> tuple[Any, Any]:
+    """Each finished route reordered on its own asymmetric road matrix (see :mod:`kernels.cpu.resequence`).
+
+    Small matrices, one route at a time: on the host's cores on every backend (``backend`` is ignored).
+    """
+    return _module("resequence", "cpu").resequence(route_ptr, mat_ptr, km, sec, limit_s, max_passes)
+
+
 def sisr_search(node: Any, neighbours: Any, flat: Any, ptr: Any, limits: tuple[float, float, float, float],
                 metric: int, scale: float, params: Any, seed: int, iterations: int | None, seconds: float,
                 clock_stops: bool, *, backend: str = "cpu") -> tuple[Any, Any, float, int]:
@@ -245,6 +254,8 @@ def warm_up(*, backend: str = "cpu") -> bool:
               z.copy(), np.full(1, -1, np.int32))
     sisr_search(node, neighbours[:n], stops, np.array([0, 4, n], np.int64), (5.0, 5.0, 1e4, 3.0), GREAT_CIRCLE, 1.3,
                 params, 1, 16, 60.0, False)
+    m = np.abs(np.subtract.outer(np.arange(5.0), np.arange(5.0))) + np.eye(5)[::-1]  # asymmetric 4-stop route
+    resequence_routes(np.array([0, 4], np.int64), np.zeros(1, np.int64), m.ravel(), m.ravel(), np.full(1, 1e9), 4)
     _WARM.add(backend)
     return True
 

@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parcels", type=int, default=200_000, help="number of parcels")
     s.add_argument("--hubs", type=int, default=200, help="number of hubs")
     s.add_argument("--seed", type=int, default=0, help="random seed")
-    s.add_argument("--region", default="national", help="nyc, la, chicago or national")
+    s.add_argument("--region", default="national",
+                   help="nyc, la, chicago, baltimore, harrisburg or national (default: national)")
+    s.add_argument("--bbox", default=None, metavar="LAT0,LON0,LAT1,LON1",
+                   help="parcels around the ZIP codes inside this box instead of a named region (default: none)")
     _add_common(s)
 
     p = sub.add_parser("plan", help="plan parcels onto hub routes and write the contract outputs",
@@ -195,8 +198,9 @@ class _NoTracebacks(logging.Filter):
 def _run_synth(args: argparse.Namespace) -> int:
     from planner import synth
 
+    region = args.region if args.bbox is None else synth.BBOX_PREFIX + args.bbox
     paths = synth.write_load(args.out, n_parcels=args.parcels, n_hubs=args.hubs, seed=args.seed,
-                             region=args.region, progress=not args.quiet and sys.stderr.isatty())
+                             region=region, progress=not args.quiet and sys.stderr.isatty())
     if not args.quiet:
         print(f"wrote {args.parcels:,} parcels to {paths['parcels']} and {args.hubs:,} hubs to {paths['hubs']}")
     return 0

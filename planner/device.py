@@ -176,6 +176,11 @@ class Compute:
         """The assignment's sequential rounding, in place, on the host (kernels.cpu.assign)."""
         api.fill_arcs(arc_stop, arc_hub, arc_share, share, stop_n, stop_kg, rem_n, rem_kg, stop_hub)
 
+    def resequence_routes(self, route_ptr: np.ndarray, mat_ptr: np.ndarray, km: np.ndarray, sec: np.ndarray,
+                          limit_s: np.ndarray, max_passes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Finished routes reordered on their road matrices (host cores on every backend)."""
+        return api.resequence_routes(route_ptr, mat_ptr, km, sec, limit_s, max_passes)
+
     def local_search(self, routes, route_len, route_depot, route_group, neighbours, nodes, cap_kg, cap_n,
                      max_duration_s) -> "LocalSearch":
         """The routes handed to the local-search kernels (see :class:`LocalSearch`)."""

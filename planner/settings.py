@@ -356,6 +356,15 @@ class RoadSettings:
     timeout_s: float = 30.0
     #: timeout of the start-up check, so an unreachable server ends the run in seconds
     check_timeout_s: float = 3.0
+    #: nearest stops whose road legs (both ways) each stop keeps: the sample the estimates are calibrated on
+    neighbours: int = 6
+    #: fit the search's circuity and each stop's speed to the sampled road legs; False plans on the
+    #: great-circle estimates and only re-times the final routes on roads (the "re-timed" reference plan)
+    calibrate: bool = True
+    #: passes of asymmetric 2-opt and Or-opt over each finished route on its road matrix; 0 keeps the order
+    resequence_passes: int = 50
+    #: most routes drawn on their road geometry in the report (one ``route`` request each)
+    geometry_routes: int = 200
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -372,6 +381,10 @@ class RoadSettings:
         if not isinstance(self.uturn_at_stops, bool):
             raise SettingsError(f"roads.uturn_at_stops must be true or false, not {self.uturn_at_stops!r}")
         _positive("roads", timeout_s=self.timeout_s, check_timeout_s=self.check_timeout_s)
+        _integer("roads", 1, neighbours=self.neighbours)
+        _integer("roads", 0, resequence_passes=self.resequence_passes, geometry_routes=self.geometry_routes)
+        if not isinstance(self.calibrate, bool):
+            raise SettingsError(f"roads.calibrate must be true or false, not {self.calibrate!r}")
 
     @property
     def enabled(self) -> bool:

@@ -461,3 +461,20 @@ def savings_routes(stops, depot, pairs, a, b, kg, pn, svc, spd, cap_kg, cap_n, m
             path = [depot, *r, depot]
             cost += sum(dist(u, v) for u, v in zip(path, path[1:]))
     return tour, starts, (cost if len(routes) <= max_routes else math.inf)
+
+
+def matrix_tour_cost(mat: np.ndarray, order: list[int]) -> float:
+    """Hub (index 0) -> ``order`` -> hub on an asymmetric matrix, added leg by leg."""
+    closed = [0, *order, 0]
+    return float(sum(mat[i, j] for i, j in zip(closed[:-1], closed[1:])))
+
+
+def best_tour_by_permutations(mat: np.ndarray, sec: np.ndarray, limit_s: float) -> float:
+    """The shortest tour through every stop of a small matrix whose seconds fit ``limit_s`` (inf if none)."""
+    from itertools import permutations
+
+    best = np.inf
+    for perm in permutations(range(1, mat.shape[0])):
+        if matrix_tour_cost(sec, list(perm)) <= limit_s:
+            best = min(best, matrix_tour_cost(mat, list(perm)))
+    return best

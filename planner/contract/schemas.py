@@ -87,13 +87,15 @@ _OUTCOMES = (
     ("forced hub's vehicles are full today (parcels)", DEFERRED),
     ("no valid hub in the hubs file", UNASSIGNED),
     ("no hub has vehicles today", UNASSIGNED),
+    ("route over its shift on road times", DEFERRED),  # roads: the road legs made its route too long today
 )
 OUTCOME_REASONS: tuple[str | None, ...] = tuple(text for text, _ in _OUTCOMES)
 #: status code (index into STATUSES) that each outcome reason code implies
 OUTCOME_STATUS = np.array([status for _, status in _OUTCOMES], dtype=np.int8)
 (NO_REASON, R_HUB_CAPACITY, R_FORCED_HUB_CAPACITY, R_NO_HUB_IN_REACH, R_FORCED_HUB_NO_VEHICLES, R_HUB_NO_VEHICLES,
  R_TOO_HEAVY, R_TOO_MANY_PARCELS, R_BEYOND_SHIFT, R_FLEET_FULL, R_HUB_KG_FULL, R_HUB_PARCELS_FULL,
- R_FORCED_HUB_KG_FULL, R_FORCED_HUB_PARCELS_FULL, R_NO_HUBS, R_NO_VEHICLES) = range(len(OUTCOME_REASONS))
+ R_FORCED_HUB_KG_FULL, R_FORCED_HUB_PARCELS_FULL, R_NO_HUBS, R_NO_VEHICLES,
+ R_ROAD_SHIFT) = range(len(OUTCOME_REASONS))
 
 
 def outcome_reasons(max_hub_km: float) -> tuple[str | None, ...]:
@@ -256,6 +258,17 @@ REACH_SCHEMA = _versioned([
     pa.field("first_day", pa.int32(), nullable=False),
     pa.field("day_planned", pa.int32(), nullable=False),
 ])
+
+# With a road engine: the road geometry of (up to roads.geometry_routes) routes, hub to hub, point by point.
+ROUTE_SHAPES_SCHEMA = _versioned([
+    pa.field("route_id", pa.string(), nullable=False),
+    pa.field("point", pa.int32(), nullable=False),
+    pa.field("lat", pa.float64(), nullable=False),
+    pa.field("lon", pa.float64(), nullable=False),
+])
+
+#: tables a plan writes only in some runs (``route_shapes.arrow``: with a road engine)
+OPTIONAL_OUTPUT_SCHEMAS: Mapping[str, pa.Schema] = {"route_shapes": ROUTE_SHAPES_SCHEMA}
 
 #: output tables by name (written as ``<name>.arrow``)
 OUTPUT_SCHEMAS: Mapping[str, pa.Schema] = {

@@ -41,7 +41,7 @@ from planner.run.clock import StageClock
 
 REPORT_NAME = "report.html"
 STAGES = ("read", "tables", "figures", "write")
-FIGURES = ("national", "metro", "routes", "hubs", "stages")
+FIGURES = ("national", "metro", "roads", "routes", "hubs", "stages")
 SUMMARY_KEYS = ("totals", "tiers", "revenue", "timings_s", "settings", "version", "backend", "device")
 PROMISES = {"priority": "same day, ETA within the hub's shift", "express": "within 24 h (today or tomorrow)",
             "standard": "none (may wait)"}
@@ -66,6 +66,8 @@ class Outputs:
     routes: pa.Table
     hubs: pa.Table
     rejects: pa.Table
+    #: routes on their road geometry (plans made with a road engine), else None
+    route_shapes: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def _read_arrow(path: Path) -> pa.Table:
             table = pa.ipc.open_file(source).read_all()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot be read as Arrow IPC: {str(exc).strip().splitlines()[0]}") from exc
-    missing = [name for name in S.OUTPUT_SCHEMAS[path.stem].names if name not in table.column_names]
+    schema = S.OUTPUT_SCHEMAS.get(path.stem) or S.OPTIONAL_OUTPUT_SCHEMAS[path.stem]
+    missing = [name for name in schema.names if name not in table.column_names]
     if missing:
         raise InputError(f"{path}: missing column '{missing[0]}'")
     return table
@@ -119,7 +122,9 @@ def read_outputs(out_dir: str | os.PathLike[str]) -> Outputs:
     if missing:
         raise InputError(f"{path}: missing key '{missing[0]}'")
     tables = {name: _read_arrow(directory / f"{name}.arrow") for name in S.OUTPUT_SCHEMAS}
-    return Outputs(directory, summary, **tables)
+    optional = {name: _read_arrow(directory / f"{name}.arrow") for name in S.OPTIONAL_OUTPUT_SCHEMAS
+                if (directory / f"{name}.arrow").is_file()}
+    return Outputs(directory, summary, **tables, **optional)
 
 
 def _numbers(table: pa.Table, column: str, default: float, dtype: type) -> np.ndarray:
@@ -380,6 +385,29 @@ def _metro(facts: PlanFacts, metro_hub: str | None) -> tuple[bytes, str] | None:
     return png, title + ", each route in its own colour; hubs are black squares."
 
 
+def _roads(out: Outputs) -> tuple[bytes, str] | None:
+    """The routes drawn on their road geometry (route_shapes.arrow), hubs where their routes start."""
+    from planner.report import plots
+
+    shapes = out.route_shapes
+    if shapes is None or shapes.num_rows == 0:
+        return None
+    rid = shapes.column("route_id").to_numpy(zero_copy_only=False)
+    lat, lon = shapes.column("lat").to_numpy(), shapes.column("lon").to_numpy()
+    starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+    paths = np.split(np.column_stack([lat, lon]), starts[1:])
+    hub_of = dict(zip(out.routes.column("route_id").to_pylist(), out.routes.column("hub_id").to_pylist(), strict=True))
+    first: dict[str, np.ndarray] = {}
+    for r, path in zip(rid[starts].tolist(), paths, strict=True):
+        first.setdefault(hub_of[r], path[0])
+    labels = sorted(first)
+    where = np.array([first[h] for h in labels])
+    total = out.routes.num_rows
+    title = f"{len(paths):,} of {total:,} routes on their road geometry ({out.summary['roads']['engine']})"
+    png = plots.metro_map(paths, where[:, 0], where[:, 1], labels, title, stops=False)
+    return png, title + ", each route in its own colour; hubs are black squares."
+
+
 def figures(facts: PlanFacts, metro_hub: str | None) -> dict[str, tuple[bytes, str]]:
     """PNG bytes and caption of each figure that the available data allow."""
     from planner.report import plots
@@ -393,6 +421,9 @@ def figures(facts: PlanFacts, metro_hub: str | None) -> dict[str, tuple[bytes, s
                               "National picture: parcel density by H3 cell, and hub catchments.")
         if r.num_rows:
             result["metro"] = _metro(facts, metro_hub)
+    roads = _roads(out)
+    if roads is not None:
+        result["roads"] = roads
     hours = r.column("duration_s").to_numpy() / 3600.0
     result["routes"] = (plots.distributions(r.column("distance_km").to_numpy(), hours),
                         "Route length and duration over all routes.")
@@ -474,7 +505,8 @@ def render_html(out: Outputs, facts: PlanFacts, figs: dict[str, tuple[bytes, str
         *(f'<p class="note">{n}</p>' for n in notes),
         "<h2>Parcels, routes and revenue</h2><div class=\"grid\">"
         + "".join(_table_html(t) for t in tables if t is not None) + "</div>",
-        "<h2>Maps</h2>" + fig.get("national", "") + fig.get("metro", "") if "national" in fig else "",
+        "<h2>Maps</h2>" + fig.get("national", "") + fig.get("metro", "") + fig.get("roads", "")
+        if "national" in fig or "roads" in fig else "",
         "<h2>Routes and hubs</h2>" + fig.get("routes", "") + fig.get("hubs", "") + _table_html(hubs_table(facts)),
         "<h2>Rejected rows</h2>" + _table_html(rejects_table(out.rejects)),
         "<h2>Run</h2>" + fig.get("stages", "") + "<div class=\"grid\">"

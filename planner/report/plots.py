@@ -163,8 +163,9 @@ def route_paths(route: np.ndarray, seq: np.ndarray, lat: np.ndarray, lon: np.nda
 
 
 def metro_map(paths: Sequence[np.ndarray], hub_lat: np.ndarray, hub_lon: np.ndarray,
-              hub_labels: Sequence[str], title: str) -> bytes:
-    """Routes of one area, each in its own colour, hubs marked and labelled."""
+              hub_labels: Sequence[str], title: str, stops: bool = True) -> bytes:
+    """Routes of one area, each in its own colour, hubs marked and labelled; ``stops``: the paths' inner
+    points are stops (dotted), else road geometry (lines only)."""
     fig = Figure(figsize=(12, 12))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.06, top=0.96)
     ax = fig.subplots()
@@ -173,9 +174,10 @@ def metro_map(paths: Sequence[np.ndarray], hub_lat: np.ndarray, hub_lon: np.ndar
     lines = np.split(np.column_stack(albers(points[:, 0], points[:, 1])), ends)
     colours = distinct_colours(max(len(lines), 1))[: len(lines)]
     ax.add_collection(LineCollection(lines, colors=colours, linewidths=0.9))
-    stops = np.concatenate([line[1:-1] for line in lines]) if lines else np.zeros((0, 2))
-    ax.scatter(stops[:, 0], stops[:, 1], s=2, linewidths=0,
-               c=np.repeat(colours, [len(line) - 2 for line in lines], axis=0) if lines else "k")
+    if stops:
+        dots = np.concatenate([line[1:-1] for line in lines]) if lines else np.zeros((0, 2))
+        ax.scatter(dots[:, 0], dots[:, 1], s=2, linewidths=0,
+                   c=np.repeat(colours, [len(line) - 2 for line in lines], axis=0) if lines else "k")
     hx, hy = albers(hub_lat, hub_lon)
     ax.scatter(hx, hy, s=70, marker="s", c="black", edgecolors="white", linewidths=0.8, zorder=3)
     for x0, y0, label in zip(hx.tolist(), hy.tolist(), hub_labels):

@@ -63,6 +63,8 @@ class GroupInput:
     metric: int = GREAT_CIRCLE
     #: the improve budget as given (``hexroute cvrp``); None: from ``settings`` and ``run_stops``
     budget: Budget | None = None
+    #: the circuity fitted to road legs (planner.run.roads); None: ``settings.circuity``
+    circuity: float | None = None
 
     @property
     def size(self) -> int:
@@ -72,7 +74,9 @@ class GroupInput:
     @property
     def scale(self) -> float:
         """Distance scale of the metric: the circuity for great circle, 1 for planar instances."""
-        return self.settings.circuity if self.metric == GREAT_CIRCLE else 1.0
+        if self.metric != GREAT_CIRCLE:
+            return 1.0
+        return self.settings.circuity if self.circuity is None else self.circuity
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,9 @@ def partition_hubs(stop_hub: np.ndarray, n_hubs: int, group_stops: int) -> list[
 
 
 def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: np.ndarray, hubs: Hubs,
-                 settings: Settings, compute: Compute) -> list[GroupInput]:
-    """Cut a run into hub groups from its stops, each stop's ``hub`` and whether it is ``routable``.
+                 settings: Settings, compute: Compute, circuity: float | None = None) -> list[GroupInput]:
+    """Cut a run into hub groups from its stops, each stop's ``hub`` and whether it is ``routable``
+    (``circuity``: a fitted value for the groups' metric, see GroupInput.circuity).
 
     The improve stage's effort and cap are shared in proportion to routable stops (see ImproveSettings.budget).
     """
@@ -140,7 +145,7 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
             index=g, hubs=members, fleet=hubs.take(members), stop=s.astype(np.int64), hub=local[hub[s]],
             lat=stops.lat[s], lon=stops.lon[s], weight_kg=stops.weight_kg[s], n_parcels=stops.n_parcels[s],
             tier=stops.tier[s], speed_kmh=stops.speed_kmh[s], service_s=stops.service_s[s], hilbert=hilbert[s],
-            settings=settings, run_stops=int(idx.size)))
+            settings=settings, run_stops=int(idx.size), circuity=circuity))
     return out
 
 

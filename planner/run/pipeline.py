@@ -27,8 +27,9 @@ from planner.contract.write import ExtraFiles, write_into
 from planner.device import Compute
 from planner.run.clock import StageClock
 from planner.run.groups import GROUP_STAGES, Merged, group_inputs, merge_groups, plan_group
+from planner.run.roads import ROAD_STAGES, RoadRun, open_engine
 from planner.run.runners import InProcess, Runner
-from planner.run.tables import StopOutcome, Tables, summary
+from planner.run.tables import StopOutcome, Tables, route_ids, summary
 from planner.settings import Settings
 from planner.stages.assign import assign_stops
 from planner.stages.improve import ImproveStats
@@ -54,11 +55,15 @@ class Plan:
     improve: ImproveStats | None = field(default=None, repr=False)
     #: int8 per row of ``assignments``: the area class of the parcel's stop (index into schemas.AREAS)
     area: np.ndarray | None = field(default=None, repr=False)
+    #: with a road engine: routes on their road geometry (schemas.ROUTE_SHAPES_SCHEMA)
+    route_shapes: pa.Table | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, pa.Table]:
         """The output tables by file name."""
-        return {"assignments": self.assignments, "routes": self.routes, "hubs": self.hubs,
-                "rejects": self.rejects}
+        out = {"assignments": self.assignments, "routes": self.routes, "hubs": self.hubs, "rejects": self.rejects}
+        if self.route_shapes is not None:
+            out["route_shapes"] = self.route_shapes
+        return out
 
     def write(self, out_dir: str | Path | OutputTarget, extra: ExtraFiles | None = None) -> dict[str, Any]:
         """Write every output atomically (manifest.json last, listing what ``extra`` adds too); returns the
@@ -75,14 +80,17 @@ def plan(parcels: pa.Table, hubs: pa.Table, settings: Settings | None = None,
     ``settings.cluster.group_stops`` is the target size of a hub group in routable stops.
     """
     settings = settings or Settings()
-    clock = StageClock(STAGES, progress)
+    roads = _open_roads(settings)
+    clock = StageClock(stages_for(settings), progress)
     try:
         compute = _compile(settings, clock)
         with clock.stage("validate"):
             inputs = validate(parcels, hubs)
-        return _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
+        return _plan_inputs(inputs, settings, clock, runner or InProcess(), compute, roads)
     finally:
         clock.close()
+        if roads is not None:
+            roads.close()
 
 
 def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | Path | OutputTarget,
@@ -95,17 +103,35 @@ def plan_files(parcels_path: str | Path, hubs_path: str | Path, out_dir: str | P
     writes more files (the report) into the new plan before its manifest.
     """
     settings = settings or Settings()
-    with open_target(out_dir, inputs=(parcels_path, hubs_path)) as target:
-        clock = StageClock(STAGES, progress)
-        try:
-            compute = _compile(settings, clock)
-            with clock.stage("validate"):
-                inputs = load_inputs(parcels_path, hubs_path)
-            result = _plan_inputs(inputs, settings, clock, runner or InProcess(), compute)
-        finally:
-            clock.close()
-        result.write(target, extra)
+    roads = _open_roads(settings)  # an unreachable road engine ends the run before any input is read
+    try:
+        with open_target(out_dir, inputs=(parcels_path, hubs_path)) as target:
+            clock = StageClock(stages_for(settings), progress)
+            try:
+                compute = _compile(settings, clock)
+                with clock.stage("validate"):
+                    inputs = load_inputs(parcels_path, hubs_path)
+                result = _plan_inputs(inputs, settings, clock, runner or InProcess(), compute, roads)
+            finally:
+                clock.close()
+            result.write(target, extra)
+    finally:
+        if roads is not None:
+            roads.close()
     return result
+
+
+def stages_for(settings: Settings) -> tuple[str, ...]:
+    """The client stages of a run: STAGES, with the road stages around the hub groups when a road engine is set."""
+    if not settings.roads.enabled:
+        return STAGES
+    at = STAGES.index("hubs")
+    return (*STAGES[:at], ROAD_STAGES[0], "hubs", ROAD_STAGES[1], *STAGES[at + 1:])
+
+
+def _open_roads(settings: Settings) -> RoadRun | None:
+    engine = open_engine(settings)
+    return None if engine is None else RoadRun(engine, settings)
 
 
 def _compile(settings: Settings, clock: StageClock) -> Compute:
@@ -117,20 +143,32 @@ def _compile(settings: Settings, clock: StageClock) -> Compute:
     return compute
 
 
-def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner, compute: Compute) -> Plan:
+def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: Runner, compute: Compute,
+                 roads: RoadRun | None = None) -> Plan:
     hubs = hubs_model(inputs.hubs)
     with clock.stage("index"):
         stops = build_stops(parcels_model(inputs.parcels, network_codes(inputs.parcels, hubs, settings.network)),
                             settings)
     with clock.stage("assign"):
         assignment = assign_stops(stops, hubs, settings, compute)
+    # Hilbert keys depend on the bounding box of all stops: computed once, here.
+    hilbert = compute.hilbert_keys(stops.lat, stops.lon)
+    routable_mask = assignment.status == S.PLANNED
+    planned_stops, circuity, shapes = stops, None, None
+    if roads is not None:
+        with clock.stage("roads"):
+            planned_stops, circuity = roads.calibrate(stops, routable_mask, assignment.hub, hubs, hilbert, compute)
     with clock.stage("hubs"):
-        # Hilbert keys depend on the bounding box of all stops: computed once, here.
-        hilbert = compute.hilbert_keys(stops.lat, stops.lon)
-        groups = group_inputs(stops, assignment.hub, assignment.status == S.PLANNED, hilbert, hubs, settings, compute)
+        groups = group_inputs(planned_stops, assignment.hub, routable_mask, hilbert, hubs, settings, compute,
+                              circuity)
         where = runner.describe()
         log.info("planning %d hub groups (%s)", len(groups), where["mode"])
         merged = merge_groups(runner.map(plan_group, groups), stops.size)
+    if roads is not None:
+        with clock.stage("road legs"):
+            merged = roads.finish(merged, stops, hubs, settings.circuity if circuity is None else circuity,
+                                  compute)
+            shapes = roads.shapes(route_ids(hubs, merged.route_hub))
     with clock.stage("tables"):
         outcome = StopOutcome.of(assignment, merged.route_reasons, merged.schedule)
         tables = Tables(inputs, hubs, merged, outcome, stops.parcel_stop, settings)
@@ -142,11 +180,14 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
     document["hub_groups"] = {"groups": len(groups), "group_stops": settings.cluster.group_stops,
                               "backends": merged.backends, "worker_seconds": merged.seconds, **where,
                               "device_memory": merged.device_memory, "transfers": merged.transfers}
+    if roads is not None:
+        document["roads"] = roads.summary()
     document["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", document["totals"]["parcels_planned"],
              document["totals"]["parcels"], document["totals"]["routes"], document["totals"]["distance_km"])
     area = area_class(stops.density, settings.speeds)[stops.parcel_stop]
-    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve, area)
+    return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve, area,
+                shapes)
 
 
 def _timings(client: dict[str, float], merged: Merged) -> dict[str, float]:

@@ -69,7 +69,11 @@ def row_sums(x: np.ndarray) -> np.ndarray:
 
 def schedule_routes(routes: RouteSet, nodes: Nodes, compute: Compute, cost: CostSettings) -> Schedule:
     """ETAs (arrival at each stop, seconds after the route starts), durations and costs."""
-    legs = leg_table(routes, nodes, compute)
+    return schedule_legs(routes, nodes, leg_table(routes, nodes, compute), cost)
+
+
+def schedule_legs(routes: RouteSet, nodes: Nodes, legs: LegTable, cost: CostSettings) -> Schedule:
+    """The schedule of routes whose legs are given (the kernels' estimates, or road legs in the order driven)."""
     n_routes, width = routes.routes.shape
     on = routes.routes >= 0
     safe = np.where(on, routes.routes, 0)

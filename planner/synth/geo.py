@@ -78,6 +78,9 @@ REGIONS: dict[str, Region] = {
                   (40.45, 41.05), (-74.35, -73.65)),
     "la": Region("la", "Los Angeles basin and northern Orange County", (33.65, 34.35), (-118.70, -117.65)),
     "chicago": Region("chicago", "Chicago and the inner Cook / DuPage suburbs", (41.60, 42.15), (-88.05, -87.50)),
+    # the OpenStreetMap extracts in data/roads (road tests and bench/roads.py plan on them)
+    "baltimore": Region("baltimore", "central Baltimore (data/roads extract)", (39.259, 39.307), (-76.608, -76.529)),
+    "harrisburg": Region("harrisburg", "Harrisburg, PA (the data/roads extract)", (40.21, 40.31), (-76.846, -76.747)),
     "national": Region("national", "the 48 contiguous states and DC (Alaska and Hawaii excluded)",
                        (24.3, 49.5), (-125.0, -66.8), NON_CONTIGUOUS),
 }
@@ -185,10 +188,32 @@ def metro_centres(min_population: int) -> np.ndarray:
     return xyz[pop >= min_population]
 
 
+#: prefix of a region given as a bounding box: ``bbox:LAT0,LON0,LAT1,LON1``
+BBOX_PREFIX = "bbox:"
+
+
+def region_named(name: str) -> Region:
+    """A region of :data:`REGIONS`, or a bounding box ``bbox:LAT0,LON0,LAT1,LON1`` (ValueError otherwise)."""
+    if name in REGIONS:
+        return REGIONS[name]
+    if not name.startswith(BBOX_PREFIX):
+        raise ValueError(f"unknown region {name!r}; valid regions: {', '.join(REGIONS)}, or {BBOX_PREFIX}"
+                         "LAT0,LON0,LAT1,LON1")
+    try:
+        lat0, lon0, lat1, lon1 = (float(x) for x in name[len(BBOX_PREFIX):].split(","))
+    except ValueError:
+        raise ValueError(f"a bounding box is LAT0,LON0,LAT1,LON1 (four numbers), not {name[len(BBOX_PREFIX):]!r}") \
+            from None
+    if not (-90 <= lat0 < lat1 <= 90 and -180 <= lon0 < lon1 <= 180):
+        raise ValueError(f"a bounding box needs -90 <= LAT0 < LAT1 <= 90 and -180 <= LON0 < LON1 <= 180, "
+                         f"not {name[len(BBOX_PREFIX):]!r}")
+    return Region(name, f"the box {lat0:g},{lon0:g} to {lat1:g},{lon1:g}", (lat0, lat1), (lon0, lon1))
+
+
 @cache
 def region_zips(name: str) -> ZipTable:
-    """The populated ZIPs of a region in :data:`REGIONS` (cached)."""
-    region = REGIONS[name]
+    """The populated ZIPs of a region (see :func:`region_named`; cached)."""
+    region = region_named(name)
     zips = us_zips()
     mask = region.contains(zips.lat, zips.lon) & (zips.population > 0)
     if region.exclude_states:

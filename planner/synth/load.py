@@ -26,7 +26,16 @@ import pyarrow as pa
 
 from planner.contract.schemas import DEFAULT_SHIFT_S, HUB_COLUMNS, PARCEL_COLUMNS, TIERS
 from planner.errors import InputError
-from planner.synth.geo import EARTH_RADIUS_KM, REGIONS, Region, ZipTable, metro_centres, region_zips, unit_xyz
+from planner.synth.geo import (
+    EARTH_RADIUS_KM,
+    REGIONS,
+    Region,
+    ZipTable,
+    metro_centres,
+    region_named,
+    region_zips,
+    unit_xyz,
+)
 
 __all__ = ["REGIONS", "BATCH_SIZE", "PARCEL_SCHEMA", "HUB_SCHEMA", "write_load", "make_hubs",
            "iter_parcel_batches"]
@@ -99,9 +108,13 @@ def _rng(seed: int, stream: int, index: int = 0) -> np.random.Generator:
 
 
 def _region(name: str) -> Region:
-    if name not in REGIONS:
-        raise InputError(f"unknown region {name!r}; valid regions: {', '.join(REGIONS)}")
-    return REGIONS[name]
+    try:
+        region = region_named(name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if region_zips(name).zip_code.size == 0:
+        raise InputError(f"region {name!r} holds no populated ZIP code to place parcels around")
+    return region
 
 
 def _check_count(what: str, value: int) -> None:

@@ -159,8 +159,9 @@ def test_hub_and_reject_tables(run):
 
 def test_images_are_embedded_and_written_beside(run):
     out, _, _, page = run
-    assert len(page.images) == len(FIGURES)
-    for src, name in zip(page.images, FIGURES):
+    drawn = [name for name in FIGURES if name != "roads"]  # the road geometry needs a road engine
+    assert len(page.images) == len(drawn)
+    for src, name in zip(page.images, drawn):
         assert src.startswith("data:image/png;base64,")
         png = base64.b64decode(src.split(",", 1)[1])
         assert png.startswith(PNG_MAGIC)

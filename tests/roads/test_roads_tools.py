@@ -10,6 +10,7 @@ import pytest
 
 from planner.roads import fetch_osrm
 from planner.roads.server import OsrmServerError, build_graph
+from tests.roads.conftest import ROADS
 
 
 def _fake_wheel(path: Path) -> Path:
@@ -62,7 +63,7 @@ def test_fetch_failure_is_one_line(tmp_path, monkeypatch):
 
 
 def test_graph_is_built_once_per_pbf_content(osrm_tools, tmp_path, graph_cache, harrisburg):
-    pbf = Path(__file__).resolve().parents[2].parent / "shared" / "roads" / "harrisburg.osm.pbf"
+    pbf = ROADS / "harrisburg.osm.pbf"
     base = build_graph(pbf, graph_cache, tools=osrm_tools)
     assert base == harrisburg.base
     marker = base.parent / "complete"

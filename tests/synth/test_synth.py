@@ -159,8 +159,16 @@ def test_amazon_parcels_lean_toward_amazon_hubs(nyc_load: tuple[pa.Table, pa.Tab
     assert is_amazon[at_amazon].mean() > is_amazon[~at_amazon].mean() + 0.2
 
 
+VALID = "valid regions: nyc, la, chicago, baltimore, harrisburg, national, or bbox:LAT0,LON0,LAT1,LON1"
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"region": "paris"}, "unknown region 'paris'; valid regions: nyc, la, chicago, national"),
+    ({"region": "paris"}, f"unknown region 'paris'; {VALID}"),
+    ({"region": "bbox:39,-76"}, "a bounding box is LAT0,LON0,LAT1,LON1 (four numbers), not '39,-76'"),
+    ({"region": "bbox:40,-76,39,-75"},
+     "a bounding box needs -90 <= LAT0 < LAT1 <= 90 and -180 <= LON0 < LON1 <= 180, not '40,-76,39,-75'"),
+    ({"region": "bbox:0.1,-30.2,0.2,-30.1"}, "region 'bbox:0.1,-30.2,0.2,-30.1' holds no populated ZIP code to "
+                                            "place parcels around"),
     ({"n_parcels": 0}, "parcels must be a positive integer, not 0"),
     ({"n_hubs": -3}, "hubs must be a positive integer, not -3"),
     ({"seed": -1}, "seed must be an integer >= 0, not -1"),
@@ -179,7 +187,11 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert _read(tmp_path / "x" / "parcels.arrow").num_rows == 500
     assert cli.main(["synth", str(tmp_path / "y"), "--region", "mars", "--quiet"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "hexroute: error: unknown region 'mars'; valid regions: nyc, la, chicago, national")
+        f"hexroute: error: unknown region 'mars'; {VALID}")
+    assert cli.main(["synth", str(tmp_path / "z"), "--parcels", "300", "--hubs", "2", "--bbox",
+                     "39.259,-76.608,39.307,-76.529", "--quiet"]) == 0
+    lat = _read(tmp_path / "z" / "parcels.arrow").column("lat").to_numpy()
+    assert lat.size == 300 and lat.min() >= 39.259 and lat.max() <= 39.307
 
 
 def test_sample_files_are_what_the_documented_command_writes(tmp_path: Path) -> None:
