@@ -75,3 +75,19 @@ def test_more_effort_never_lengthens_the_plan() -> None:
         km.append(result.summary["totals"]["distance_km"])
     assert km == sorted(km, reverse=True)
     assert km[-1] < km[0]  # the search found something
+
+
+def test_the_plan_does_not_depend_on_the_group_size():
+    """Hubs are independent after assignment and each draws its own seed and its share of the effort, so
+    cutting the run into 4, 3, 2 or 1 hub groups (cluster.group_stops) plans the same routes."""
+    from planner.settings import ClusterSettings
+
+    hubs = [(40.75, -73.99, 8, 25.0), (40.70, -73.90, 8, 25.0), (40.80, -73.85, 8, 25.0), (40.72, -74.05, 6, 40.0)]
+    load = make_load(600, hubs, seed=11, spread=0.05)
+    plans = {size: plan(*load, Settings(cluster=ClusterSettings(group_stops=size)), progress=False)
+             for size in (50, 150, 400, 100_000)}
+    assert [p.summary["hub_groups"]["groups"] for p in plans.values()] == [4, 3, 2, 1]
+    first = plans[50]
+    for p in plans.values():
+        for name in TABLES:
+            assert p.tables()[name].equals(first.tables()[name]), name
