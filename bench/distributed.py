@@ -1,7 +1,7 @@
 """In-process against a Dask cluster on the same load, and what one Dask task costs.
 
     python bench/distributed.py [--parcels 1000000] [--hubs 1000] [--workers 2] [--scheduler tcp://host:8786]
-                                [--time-budget S] [--max-rounds N] [--group-stops N] [--tasks 500]
+                                [--time-cap S] [--max-rounds N] [--group-stops N] [--tasks 500]
                                 [--work runs/bench-distributed] [--json out.json]
 
 Synthesizes a national load (``hexroute synth``, seeded) unless it is already
@@ -76,7 +76,7 @@ def same_outputs(a: Path, b: Path) -> bool:
 def _settings(args: argparse.Namespace) -> Settings:
     improve = Settings().improve
     if args.time_budget is not None:
-        improve = dataclasses.replace(improve, time_budget_s=args.time_budget)
+        improve = dataclasses.replace(improve, time_cap_s=args.time_budget)
     if args.max_rounds is not None:
         improve = dataclasses.replace(improve, max_rounds=args.max_rounds)
     return Settings(seed=args.seed, backend="cpu", improve=improve)
@@ -132,7 +132,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=2, help="local cluster size (ignored with --scheduler)")
     p.add_argument("--scheduler", default=None, help="an existing Dask scheduler instead of a local cluster")
-    p.add_argument("--time-budget", type=float, default=None, help="improve seconds (default: the settings')")
+    p.add_argument("--time-cap", dest="time_budget", type=float, default=None,
+                   help="improve cap, s (default: the settings')")
     p.add_argument("--max-rounds", type=int, default=None, help="improve rounds (default: the settings')")
     p.add_argument("--group-stops", type=int, default=ClusterSettings().group_stops)
     p.add_argument("--tasks", type=int, default=500, help="empty tasks in the throughput measurement")

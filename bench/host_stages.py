@@ -232,7 +232,7 @@ def identity() -> int:
     from planner.run.pipeline import plan_files
 
     settings = Settings(seed=1)
-    settings = settings.replace(improve=dataclasses.replace(settings.improve, time_budget_s=100000.0))
+    settings = settings.replace(improve=dataclasses.replace(settings.improve, time_cap_s=100000.0))
     print("| load | old | new | files |\n|---|---|---|---|")
     failed = False
     for name in plan_identity.LOADS:

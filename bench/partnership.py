@@ -1,7 +1,7 @@
 """Partnership benchmark: a national synthetic load over several days, shared against separate networks.
 
     python bench/partnership.py [--parcels-per-day 1000000] [--days 5] [--parcels-per-hub 1000] [--seed 1]
-                                [--region national] [--backend cpu|cuda] [--time-budget S] [--density-scale F]
+                                [--region national] [--backend cpu|cuda] [--effort S] [--density-scale F]
                                 [--out bench/results/partnership] [--keep] [--json bench/results/partnership.json]
 
 The hubs are synthesized once for a day of ``--parcels-per-day`` parcels
@@ -69,7 +69,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
     scale = args.density_scale if args.density_scale is not None else args.parcels_per_day / NATIONAL_DAY
     speeds = dataclasses.replace(base.speeds, urban_density=base.speeds.urban_density * scale,
                                  suburban_density=base.speeds.suburban_density * scale)
-    improve = base.improve if args.time_budget is None else ImproveSettings(time_budget_s=args.time_budget)
+    improve = base.improve if args.effort is None else ImproveSettings(effort_s=args.effort)
     return base.replace(speeds=speeds, improve=improve)
 
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--region", default="national")
     p.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--time-budget", type=float, default=None, help="improve seconds a day (default: the planner's)")
+    p.add_argument("--effort", type=float, default=None, help="improve effort, reference s (default: the planner's)")
     p.add_argument("--density-scale", type=float, default=None,
                    help="factor on the urban/suburban density thresholds (default: parcels per day / 15M)")
     p.add_argument("--out", default=str(RESULTS / "partnership"))

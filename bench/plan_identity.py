@@ -49,7 +49,7 @@ def fingerprint(name: str) -> dict[str, object]:
     parcels, hubs = _inputs(name)
     out = DATA / f"{name}-plan"
     subprocess.run([*HEXROUTE, "plan", "--parcels", str(parcels), "--hubs", str(hubs), "--out", str(out),
-                    "--seed", "1", "--time-budget", TIME_BUDGET_S, "--no-report", "--quiet"], check=True, cwd=ROOT)
+                    "--seed", "1", "--time-cap", TIME_BUDGET_S, "--no-report", "--quiet"], check=True, cwd=ROOT)
     summary = json.loads((out / "summary.json").read_text())
     files = {t: hashlib.sha256((out / f"{t}.arrow").read_bytes()).hexdigest() for t in TABLES}
     totals = {k: summary["totals"][k] for k in ("parcels_planned", "routes", "distance_km")}

@@ -138,7 +138,7 @@ def _add_effort_options(p: argparse.ArgumentParser) -> None:
                    help="search effort in seconds of the reference machine, turned into a fixed amount of work "
                         "(README.md, Effort); more effort never gives a longer plan (default: 5 s + 60 s per "
                         "million stops, at most 240 s)")
-    p.add_argument("--time-cap", "--time-budget", dest="time_cap", type=float, default=None, metavar="S",
+    p.add_argument("--time-cap", dest="time_cap", type=float, default=None, metavar="S",
                    help="wall-clock safety cap of the improve stage in seconds; a plan it cuts says so in "
                         "summary.json (default: 10 x the effort, at least 600 s)")
 

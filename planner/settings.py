@@ -201,10 +201,6 @@ class ImproveSettings:
     iterations_per_effort_s: float = 40_000.0
     #: wall-clock safety cap of the improve stage in seconds; None: max(600, 10 x the effort)
     time_cap_s: float | None = None
-    #: deprecated: the cap's former name (seconds), used as time_cap_s when that is unset
-    time_budget_s: float | None = None
-    #: deprecated: SISR iterations per stop, overriding the effort when set (tests use it to keep SISR short)
-    search_iterations_per_stop: float | None = None
     #: rounds of intra + inter route local search (the first ones gain most: a third round adds about 0.01 %)
     max_rounds: int = 3
     #: nearest stops where SISR tries to re-insert a removed stop
@@ -226,7 +222,7 @@ class ImproveSettings:
 
     def __post_init__(self) -> None:
         _integer("improve", 1, 64, neighbours=self.neighbours)
-        for name in ("effort_s", "time_cap_s", "time_budget_s", "search_iterations_per_stop"):
+        for name in ("effort_s", "time_cap_s"):
             if getattr(self, name) is not None:
                 _non_negative("improve", **{name: getattr(self, name)})
         _positive("improve", iterations_per_effort_s=self.iterations_per_effort_s)
@@ -246,9 +242,8 @@ class ImproveSettings:
 
     def cap_for(self, n_stops: int) -> float:
         """The improve stage's wall-clock safety cap in seconds for a run of ``n_stops`` routable stops."""
-        cap = self.time_cap_s if self.time_cap_s is not None else self.time_budget_s
-        if cap is not None:
-            return float(cap)
+        if self.time_cap_s is not None:
+            return float(self.time_cap_s)
         return max(600.0, 10.0 * self.effort_for(n_stops))
 
     def budget(self, run_stops: int) -> Budget:
@@ -260,10 +255,7 @@ class ImproveSettings:
         The cap bounds each call: a group is cut only when it alone has run
         longer than the whole stage should.
         """
-        if self.search_iterations_per_stop is not None:
-            per_stop = float(self.search_iterations_per_stop)
-        else:
-            per_stop = self.effort_for(run_stops) * self.iterations_per_effort_s / max(int(run_stops), 1)
+        per_stop = self.effort_for(run_stops) * self.iterations_per_effort_s / max(int(run_stops), 1)
         return Budget(self.cap_for(run_stops), self.max_rounds, per_stop)
 
 
@@ -412,13 +404,16 @@ def _check_url(url: object) -> None:
 class ClusterSettings:
     """How hubs are grouped into tasks (in-process and on a Dask cluster alike)."""
 
-    #: target routable stops per hub group; a hub is never split
+    #: target routable stops per hub group on the CPU (and per Dask task); a hub is never split
     group_stops: int = 25_000
+    #: the same on the CUDA backend, where one launch should see as many routes as the device holds: capped
+    #: by device memory (planner.device.Compute.group_stops), so a 10M-parcel day is one or a few groups
+    cuda_group_stops: int = 10_000_000
     #: seconds a Dask cluster may have no live worker while tasks wait before the run ends (one line, no output)
     no_worker_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        _integer("cluster", 1, group_stops=self.group_stops)
+        _integer("cluster", 1, group_stops=self.group_stops, cuda_group_stops=self.cuda_group_stops)
         _positive("cluster", no_worker_timeout_s=self.no_worker_timeout_s)
 
 

@@ -11,7 +11,7 @@ from planner.run.pipeline import plan
 from planner.settings import ImproveSettings, Settings
 
 #: the planned run of :func:`write_run`: a short budget, three hubs (one short of vehicles)
-RUN_SETTINGS = Settings(improve=ImproveSettings(time_budget_s=2.0, max_rounds=5))
+RUN_SETTINGS = Settings(improve=ImproveSettings(time_cap_s=2.0, max_rounds=5))
 RUN_HUBS = [(40.75, -73.99, 3, 300.0), (40.66, -73.95, 20, 500.0), (40.72, -74.10, 20, 500.0)]
 
 

@@ -28,7 +28,7 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
 
 def plan_args(inputs, out: Path, *extra: str) -> list[str]:
     return ["plan", "--parcels", str(inputs[0]), "--hubs", str(inputs[1]), "--out", str(out),
-            "--time-budget", "1", *extra]
+            "--time-cap", "1", *extra]
 
 
 def one_error_line(capsys) -> str:

@@ -41,7 +41,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def plan_args(inputs: tuple[Path, Path], out: Path | str, *extra: str) -> list[str]:
-    return ["plan", "--parcels", str(inputs[0]), "--hubs", str(inputs[1]), "--out", str(out), "--time-budget", "1",
+    return ["plan", "--parcels", str(inputs[0]), "--hubs", str(inputs[1]), "--out", str(out), "--time-cap", "1",
             "--quiet", *extra]
 
 

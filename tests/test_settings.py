@@ -19,7 +19,7 @@ from planner.settings import MAX_SEED, Settings
     ("seed = true\n", "seed must be an integer in [0, 2**63 - 1], not True"),
     ("seed = -1\n", "seed must be an integer in [0, 2**63 - 1], not -1"),
     ("[improve]\nneighbours = true\n", "improve.neighbours must be an integer in [1, 64], not True"),
-    ("[improve]\ntime_budget_s = true\n", "improve.time_budget_s must be a number >= 0, not True"),
+    ("[improve]\ntime_cap_s = true\n", "improve.time_cap_s must be a number >= 0, not True"),
     ("[improve.sisr]\nchunk = false\n", "improve.sisr.chunk must be an integer >= 1, not False"),
     ("[revenue]\ndelivery_share = 'half'\n", "revenue.delivery_share must be a number in [0, 1], not 'half'"),
     ("[assign]\nfill_factor = true\n", "assign.fill_factor must be a number in (0, 1], not True"),

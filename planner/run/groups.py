@@ -119,6 +119,15 @@ def partition_hubs(stop_hub: np.ndarray, n_hubs: int, group_stops: int) -> list[
     return [hubs[owner[hubs] == g].astype(np.int32) for g in range(n_groups)]
 
 
+def group_size(settings: Settings, compute: Compute) -> int:
+    """Target routable stops per group on this run's backend: ``cluster.group_stops`` on the CPU,
+    ``cluster.cuda_group_stops`` on CUDA, capped so that one group's arrays fit the device. Plans do not
+    depend on it (tests/run/test_determinism.py), only the work per task and per launch does."""
+    cluster = settings.cluster
+    requested = cluster.cuda_group_stops if compute.name == "cuda" else cluster.group_stops
+    return compute.group_stops(requested, settings.improve.neighbours, settings.device)
+
+
 def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: np.ndarray, hubs: Hubs,
                  settings: Settings, compute: Compute, circuity: float | None = None) -> list[GroupInput]:
     """Cut a run into hub groups from its stops, each stop's ``hub`` and whether it is ``routable``
@@ -127,7 +136,7 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
     The improve stage's effort and cap are shared in proportion to routable stops (see ImproveSettings.budget).
     """
     idx = np.flatnonzero(routable)
-    size = compute.group_stops(settings.cluster.group_stops, settings.improve.neighbours, settings.device)
+    size = group_size(settings, compute)
     groups = partition_hubs(hub[idx], hubs.size, size)
     local = np.full(hubs.size, -1, dtype=np.int32)
     owner = np.full(hubs.size, -1, dtype=np.int64)

@@ -26,7 +26,7 @@ from planner.contract.validate import Inputs
 from planner.contract.write import ExtraFiles, write_into
 from planner.device import Compute
 from planner.run.clock import StageClock
-from planner.run.groups import GROUP_STAGES, Merged, group_inputs, merge_groups, plan_group
+from planner.run.groups import GROUP_STAGES, Merged, group_inputs, group_size, merge_groups, plan_group
 from planner.run.roads import ROAD_STAGES, RoadRun, open_engine
 from planner.run.runners import InProcess, Runner
 from planner.run.tables import StopOutcome, Tables, route_ids, summary
@@ -177,7 +177,7 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
     routable = int((assignment.status == S.PLANNED).sum())
     document["improve"].update(effort_s=settings.improve.effort_for(routable),
                                time_cap_s=settings.improve.cap_for(routable))
-    document["hub_groups"] = {"groups": len(groups), "group_stops": settings.cluster.group_stops,
+    document["hub_groups"] = {"groups": len(groups), "group_stops": group_size(settings, compute),
                               "backends": merged.backends, "worker_seconds": merged.seconds, **where,
                               "device_memory": merged.device_memory, "transfers": merged.transfers}
     if roads is not None:

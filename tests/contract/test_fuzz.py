@@ -116,7 +116,7 @@ def test_damaged_files_through_the_command(corpus: dict, verdicts: dict[Path, di
         hubs = damaged if damaged.name.startswith("hubs") else corpus["sound"]["hubs"]
         out = tmp_path / f"plan-{i}"
         command = [sys.executable, "-m", "planner.cli", "plan", "--parcels", str(parcels), "--hubs", str(hubs),
-                   "--out", str(out), "--no-report", "--quiet", "--time-budget", "1"]
+                   "--out", str(out), "--no-report", "--quiet", "--time-cap", "1"]
         runs.append((damaged, parcels, out, subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                                              stderr=subprocess.PIPE, text=True)))
     for damaged, parcels, out, proc in runs:

@@ -41,7 +41,7 @@ def test_one_launch_per_call_whatever_the_hubs(rng, n_hubs):
 def _stage_launches(n_hubs: int) -> dict[str, int]:
     hubs = [(40.6 + 0.05 * i, -74.0 + 0.05 * (i % 3), 6, 200.0) for i in range(n_hubs)]
     settings = Settings(backend="cuda", cluster=ClusterSettings(group_stops=10**6),
-                        improve=ImproveSettings(max_rounds=2, search_iterations_per_stop=0.0))
+                        improve=ImproveSettings(max_rounds=2, effort_s=0.0))
     result = plan(*make_load(25 * n_hubs, hubs, seed=3, spread=0.02), settings, progress=False)
     assert result.summary["hub_groups"]["groups"] == 1
     return {stage: counts["launches"] for stage, counts in result.summary["hub_groups"]["transfers"].items()}

@@ -13,7 +13,7 @@ HUBS = [(40.75, -73.99, 3, 300.0), (40.70, -73.90, 2, 300.0)]
 
 def test_cuda_pipeline_keeps_the_contract_and_matches_cpu():
     parcels, hubs = make_load(90, HUBS, seed=21, spread=0.03)
-    improve = ImproveSettings(time_budget_s=600.0, max_rounds=3, search_iterations_per_stop=2.0)
+    improve = ImproveSettings(time_cap_s=600.0, max_rounds=3, effort_s=0.005)
     results = {}
     for backend in ("cpu", "cuda"):
         settings = Settings(backend=backend, improve=improve)

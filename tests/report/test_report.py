@@ -138,7 +138,7 @@ def test_fleet_revenue_and_timings_match_the_summary(run):
     timings = rows(page, "timings")
     assert set(timings) == set(s["timings_s"]) | {"total"}
     settings = rows(page, "settings")
-    assert json.loads(settings["improve.time_budget_s"][0]) == 2.0 and json.loads(settings["seed"][0]) == 0
+    assert json.loads(settings["improve.time_cap_s"][0]) == 2.0 and json.loads(settings["seed"][0]) == 0
     assert rows(page, "versions")["hexroute (plan)"][0] == s["version"]
 
 

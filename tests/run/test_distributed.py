@@ -29,7 +29,7 @@ from tests.loads import make_load  # noqa: E402
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 GROUP_STOPS = 100  # a few hundred stops -> several groups, so both workers get tasks
-SETTINGS = Settings(improve=ImproveSettings(time_budget_s=60.0, max_rounds=20),
+SETTINGS = Settings(improve=ImproveSettings(time_cap_s=60.0, max_rounds=20),
                     cluster=ClusterSettings(group_stops=GROUP_STOPS))
 HUBS = [(40.75, -73.99, 6, 400.0), (40.65, -73.95, 5, 500.0), (40.85, -73.90, 4, 300.0),
         (40.70, -74.10, 8, 500.0), (40.60, -74.00, 3, 300.0), (40.80, -74.05, 5, 400.0)]
@@ -179,7 +179,7 @@ def test_cli_workers_uses_a_local_cluster(load, cluster, tmp_path, monkeypatch):
     feather.write_feather(parcels, tmp_path / "parcels.arrow")
     feather.write_feather(hubs, tmp_path / "hubs.arrow")
     args = ["plan", "--parcels", str(tmp_path / "parcels.arrow"), "--hubs", str(tmp_path / "hubs.arrow"),
-            "--time-budget", "60", "--quiet", "--no-report"]
+            "--time-cap", "60", "--quiet", "--no-report"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b"), "--workers", "2"]) == 0
     assert asked == [2]
@@ -199,7 +199,7 @@ def _inputs(load, root: Path) -> list[str]:
     feather.write_feather(hubs, root / "hubs.arrow")
     (root / "plan.toml").write_text(f"[cluster]\nno_worker_timeout_s = {NO_WORKER_S}\ngroup_stops = {GROUP_STOPS}\n")
     return ["plan", "--parcels", str(root / "parcels.arrow"), "--hubs", str(root / "hubs.arrow"),
-            "--config", str(root / "plan.toml"), "--time-budget", "60", "--quiet", "--no-report"]
+            "--config", str(root / "plan.toml"), "--time-cap", "60", "--quiet", "--no-report"]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from planner.settings import ImproveSettings, Settings
 from tests.contract_checks import check_plan
 from tests.loads import make_load
 
-SETTINGS = Settings(improve=ImproveSettings(time_budget_s=30.0, max_rounds=20))
+SETTINGS = Settings(improve=ImproveSettings(time_cap_s=30.0, max_rounds=20))
 
 
 def checked(parcels: pa.Table, hubs: pa.Table, settings: Settings = SETTINGS):
@@ -94,7 +94,7 @@ def test_cli_plans_files_and_writes_manifest_last(tmp_path: Path, capsys):
     feather.write_feather(hubs, tmp_path / "h.arrow")
     out = tmp_path / "plan"
     code = main(["plan", "--parcels", str(tmp_path / "p.arrow"), "--hubs", str(tmp_path / "h.arrow"),
-                 "--out", str(out), "--time-budget", "5", "--quiet"])
+                 "--out", str(out), "--time-cap", "5", "--quiet"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     names = {f["name"] for f in manifest["files"]}

@@ -19,7 +19,7 @@ HUBS = (
 AREAS = ((40.73, -73.97, 0.03, 160), (41.30, -74.60, 0.06, 40), (40.20, -74.95, 0.06, 30))
 #: max_hub_km 40: no hub reaches another town's parcels; density thresholds that a tiny load can cross
 SETTINGS = Settings(max_hub_km=40.0, speeds=SpeedSettings(urban_density=30.0, suburban_density=4.0),
-                    improve=ImproveSettings(time_budget_s=20.0, max_rounds=5, search_iterations_per_stop=1.0))
+                    improve=ImproveSettings(time_cap_s=20.0, max_rounds=5, effort_s=0.005))
 
 
 def hubs() -> pa.Table:

@@ -11,7 +11,7 @@ from planner.cli import main
 from tests.simulate import loads
 from tests.simulate.conftest import read_json
 
-CONFIG = "max_hub_km = 40.0\n[improve]\ntime_budget_s = 20.0\nmax_rounds = 5\nsearch_iterations_per_stop = 1.0\n"
+CONFIG = "max_hub_km = 40.0\n[improve]\ntime_cap_s = 20.0\nmax_rounds = 5\neffort_s = 0.005\n"
 
 
 @pytest.fixture(scope="module")

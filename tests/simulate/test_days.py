@@ -185,7 +185,7 @@ def test_a_simulation_killed_by_sigterm_midway_leaves_no_directory(tmp_path):
         feather.write_feather(loads.day(d), days / f"day-{d}.arrow")
     feather.write_feather(loads.hubs(), tmp_path / "hubs.arrow")
     config = tmp_path / "plan.toml"
-    config.write_text("max_hub_km = 40.0\n[improve]\ntime_budget_s = 20.0\nmax_rounds = 5\n")
+    config.write_text("max_hub_km = 40.0\n[improve]\ntime_cap_s = 20.0\nmax_rounds = 5\n")
     out = tmp_path / "sim"
     proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "simulate", "--days-dir", str(days), "--hubs",
                              str(tmp_path / "hubs.arrow"), "--out", str(out), "--config", str(config), "--quiet"],

@@ -179,6 +179,6 @@ def test_effort_sets_the_work_and_the_cap() -> None:
     default = ImproveSettings()
     assert default.effort_for(10**6) == 65.0 and default.effort_for(10**8) == 240.0  # grows with the load
     assert ImproveSettings(time_cap_s=5.0).budget(10).seconds == 5.0
-    assert ImproveSettings(search_iterations_per_stop=2.0).budget(10**6).sisr_per_stop == 2.0
+    assert ImproveSettings(effort_s=0.0).budget(10**6).sisr_per_stop == 0.0  # local search only
     with pytest.raises(SettingsError, match="improve.effort_s must be a number >= 0"):
         ImproveSettings(effort_s=-1.0)
