@@ -58,7 +58,7 @@ def _one(parcels: Path, hubs: Path, out: Path, url: str | None, extra: dict[str,
 
 def _child(args: argparse.Namespace) -> int:
     extra = json.loads(args.extra) if args.extra else None
-    print(json.dumps(_one(args.parcels, args.hubs, args.out, args.url, extra)))
+    print(json.dumps(_one(args.parcels_path, args.hubs, args.out, args.url, extra)))
     return 0
 
 
@@ -89,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        args.parcels = args.parcels_path
         return _child(args)
 
     from planner import synth

@@ -59,21 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="plan parcels onto hub routes and write the contract outputs",
                        formatter_class=_Help)
     p.add_argument("--parcels", required=True, help="parcels file (.arrow, .feather or .parquet)")
-    p.add_argument("--hubs", required=True, help="hubs file (.arrow, .feather or .parquet)")
-    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--config", default=None,
-                   help="settings TOML file (keys in README.md; default: none, every setting at its default)")
-    p.add_argument("--backend", default=None, choices=["auto", "cpu", "cuda"],
-                   help="where kernels run (default: the settings' backend, auto)")
-    _add_effort_options(p)
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the settings' seed, 0)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="plan the hub groups on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
-                            "(default: in-process)")
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="plan the hub groups on a local Dask cluster of N processes (default: in-process)")
-    p.add_argument("--no-report", action="store_true", help="do not write report.html and its PNGs")
+    _add_plan_options(p, "random seed (default: the settings' seed, 0)")
     _add_common(p)
 
     r = sub.add_parser("report", help="write report.html (and its PNGs) for an output directory",
@@ -143,8 +129,9 @@ def _add_effort_options(p: argparse.ArgumentParser) -> None:
                         "summary.json (default: 10 x the effort, at least 600 s)")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options ``simulate`` and ``compare`` share with ``plan``."""
+def _add_plan_options(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """What every planning command takes after its load: hubs, output, settings, backend, effort, seed, where
+    the hub groups run, and whether to write the report."""
     p.add_argument("--hubs", required=True, help="hubs file (.arrow, .feather or .parquet)")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
     p.add_argument("--config", default=None,
@@ -152,15 +139,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default=None, choices=["auto", "cpu", "cuda"],
                    help="where kernels run (default: the settings' backend, auto)")
     _add_effort_options(p)
-    p.add_argument("--seed", type=int, default=None,
-                   help="random seed: the synthetic days and each day's plan derive theirs from it "
-                        "(default: the settings' seed, 0)")
+    p.add_argument("--seed", type=int, default=None, help=seed_help)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="plan the hub groups on the Dask cluster of this scheduler (default: in-process)")
+                       help="plan the hub groups on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+                            "(default: in-process)")
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="plan the hub groups on a local Dask cluster of N processes (default: in-process)")
     p.add_argument("--no-report", action="store_true", help="do not write report.html and its PNGs")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options ``simulate`` and ``compare`` share with ``plan``, and the day reports."""
+    _add_plan_options(p, "random seed: the synthetic days and each day's plan derive theirs from it "
+                         "(default: the settings' seed, 0)")
     p.add_argument("--day-reports", action="store_true",
                    help="also write each day's plan report (report.html with its maps in each day's directory)")
     _add_common(p)

@@ -277,6 +277,8 @@ OUTPUT_SCHEMAS: Mapping[str, pa.Schema] = {
     "hubs": HUB_REPORT_SCHEMA,
     "rejects": REJECTS_SCHEMA,
 }
+#: every table a plan may write, by name: the four of every plan and the optional ones
+PLAN_TABLE_SCHEMAS: Mapping[str, pa.Schema] = {**OUTPUT_SCHEMAS, **OPTIONAL_OUTPUT_SCHEMAS}
 
 
 def _as_arrow(value: Any, field: pa.Field) -> pa.Array | pa.ChunkedArray:

@@ -50,7 +50,7 @@ def _write_table(path: Path, name: str, table: pa.Table) -> None:
     """One table as an Arrow IPC file; contract tables are cast to their
     schema (metadata included) and re-batched so the bytes depend only on
     the contents."""
-    schema = S.OUTPUT_SCHEMAS.get(name) or S.OPTIONAL_OUTPUT_SCHEMAS.get(name)
+    schema = S.PLAN_TABLE_SCHEMAS.get(name)
     if schema is not None:
         if table.schema.names != schema.names:
             raise ValueError(f"table {name!r} has columns {table.schema.names}, expected {schema.names}")

@@ -99,8 +99,7 @@ def _read_arrow(path: Path) -> pa.Table:
             table = pa.ipc.open_file(source).read_all()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot be read as Arrow IPC: {str(exc).strip().splitlines()[0]}") from exc
-    schema = S.OUTPUT_SCHEMAS.get(path.stem) or S.OPTIONAL_OUTPUT_SCHEMAS[path.stem]
-    missing = [name for name in schema.names if name not in table.column_names]
+    missing = [name for name in S.PLAN_TABLE_SCHEMAS[path.stem].names if name not in table.column_names]
     if missing:
         raise InputError(f"{path}: missing column '{missing[0]}'")
     return table

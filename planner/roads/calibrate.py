@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from kernels._scalar import reference as scalar
 from planner.device import Compute
 from planner.roads.engine import RoadEngine
 from planner.roads.pairs import pair_table
+from planner.stages.neighbours import neighbour_lists
 
 #: legs shorter than this (great-circle km) are left out of the circuity fit: snapping dominates them
 MIN_FIT_KM = 0.2
@@ -78,15 +78,8 @@ def sample_roads(engine: RoadEngine, lat: np.ndarray, lon: np.ndarray, hub: np.n
     """
     n = int(lat.size)
     k = int(min(k, max(n - 1, 0)))
-    neighbour = np.full((n, k), -1, np.int32)
-    if k > 0:
-        _, idx = cKDTree(compute.embed(lat, lon)).query(compute.embed(lat, lon), k=k + 1)
-        idx = np.asarray(idx).reshape(n, k + 1)
-        # drop each stop itself (ties may put it in any column)
-        self_col = idx == np.arange(n)[:, None]
-        keep = ~self_col
-        keep[np.flatnonzero(keep.all(axis=1)), -1] = False  # a duplicate point took the stop's own slot
-        neighbour[:] = idx[keep].reshape(n, k)
+    # the search's own k-nearest lists (k <= n - 1, so every row is full)
+    neighbour = neighbour_lists(compute.embed(lat, lon), k)[:, :k]
     # points in the spatial order: stops 0..n-1 renumbered, hubs after them
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)

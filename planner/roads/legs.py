@@ -34,6 +34,7 @@ class RoadPlan:
     """The schedule on road legs and what it took."""
 
     schedule: Schedule
+    routes: RouteSet  # the routes in their driven order (global stop ids), as the schedule has them
     reasons: np.ndarray  # int8[S], R_ROAD_SHIFT for stops a road-timed route had to drop, else NO_REASON
     estimate_km: float  # the search's own figure for its routes
     retimed_km: float  # road km of the search's stop order
@@ -111,6 +112,7 @@ def road_plan(schedule: Schedule, route_hub: np.ndarray, stops: Stops, hubs: Hub
     n_routes = route_ptr.size - 1
     hub_speed = settings.speeds.suburban_kmh
     node_speed = np.concatenate([speed_kmh, np.full(hubs.size, hub_speed)])
+    node_lat, node_lon = np.r_[stops.lat, hubs.lat], np.r_[stops.lon, hubs.lon]  # for legs the roads cannot route
     new_lists: list[np.ndarray] = []
     legs_km: list[np.ndarray] = []
     legs_s: list[np.ndarray] = []
@@ -133,9 +135,8 @@ def road_plan(schedule: Schedule, route_hub: np.ndarray, stops: Stops, hubs: Hub
             if bad.any():
                 unroutable += int(bad.sum())
                 i, j = np.nonzero(bad)
-                lat = np.r_[stops.lat, hubs.lat]
-                lon = np.r_[stops.lon, hubs.lon]
-                d = compute.pair_distances(lat[node[i]], lon[node[i]], lat[node[j]], lon[node[j]])
+                d = compute.pair_distances(node_lat[node[i]], node_lon[node[i]], node_lat[node[j]],
+                                           node_lon[node[j]])
                 d = d * (circuity / compute.scale)
                 km, sec = km.copy(), sec.copy()
                 km[i, j] = d
@@ -185,7 +186,7 @@ def road_plan(schedule: Schedule, route_hub: np.ndarray, stops: Stops, hubs: Hub
     nodes = Nodes.build(stops.lat, stops.lon, stops.weight_kg, stops.n_parcels, stops.service_s, speed_kmh, hubs,
                         hub_speed)
     road = schedule_legs(routes, nodes, LegTable(dist, secs), settings.cost)
-    return RoadPlan(road, reasons, float(schedule.distance_km.sum()), retimed, float(road.distance_km.sum()),
+    return RoadPlan(road, routes, reasons, float(schedule.distance_km.sum()), retimed, float(road.distance_km.sum()),
                     passes, dropped_total, unroutable, entries, largest)
 
 
@@ -198,18 +199,16 @@ def _padded(lists: list[np.ndarray], route_hub: np.ndarray) -> RouteSet:
     return RouteSet(routes, np.array([x.size for x in lists], np.int32), np.asarray(route_hub, np.int32))
 
 
-def route_shapes(engine: RoadEngine, schedule: Schedule, road_lat: np.ndarray, road_lon: np.ndarray,
-                 route_hub: np.ndarray, hub_road_lat: np.ndarray, hub_road_lon: np.ndarray,
-                 max_routes: int) -> list[np.ndarray]:
+def route_shapes(engine: RoadEngine, routes: RouteSet, road_lat: np.ndarray, road_lon: np.ndarray,
+                 hub_road_lat: np.ndarray, hub_road_lon: np.ndarray, max_routes: int) -> list[np.ndarray]:
     """The road geometry (float64[P, 2] lat, lon) of the first ``max_routes`` routes, hub to hub."""
-    route_ptr, flat = route_lists(schedule)
     out = []
-    for r in range(min(max_routes, route_ptr.size - 1)):  # one request each: a few hundred at most
-        s = flat[route_ptr[r]:route_ptr[r + 1]]
+    for r in range(min(max_routes, routes.size)):  # one request each: a few hundred at most
+        s = routes.routes[r, :routes.route_len[r]]
         if s.size == 0:
             out.append(np.zeros((0, 2)))
             continue
-        h = int(route_hub[r])
+        h = int(routes.route_hub[r])
         out.append(engine.route_geometry(np.r_[hub_road_lat[h], road_lat[s], hub_road_lat[h]],
                                          np.r_[hub_road_lon[h], road_lon[s], hub_road_lon[h]]))
     return out

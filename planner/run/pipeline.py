@@ -151,14 +151,17 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
                             settings)
     with clock.stage("assign"):
         assignment = assign_stops(stops, hubs, settings, compute)
-    # Hilbert keys depend on the bounding box of all stops: computed once, here.
-    hilbert = compute.hilbert_keys(stops.lat, stops.lon)
     routable_mask = assignment.status == S.PLANNED
     planned_stops, circuity, shapes = stops, None, None
+    # Hilbert keys depend on the bounding box of all stops: computed once, in the first stage that needs them
+    hilbert = None
     if roads is not None:
         with clock.stage("roads"):
+            hilbert = compute.hilbert_keys(stops.lat, stops.lon)
             planned_stops, circuity = roads.calibrate(stops, routable_mask, assignment.hub, hubs, hilbert, compute)
     with clock.stage("hubs"):
+        if hilbert is None:
+            hilbert = compute.hilbert_keys(stops.lat, stops.lon)
         groups = group_inputs(planned_stops, assignment.hub, routable_mask, hilbert, hubs, settings, compute,
                               circuity)
         where = runner.describe()
@@ -166,8 +169,7 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
         merged = merge_groups(runner.map(plan_group, groups), stops.size)
     if roads is not None:
         with clock.stage("road legs"):
-            merged = roads.finish(merged, stops, hubs, settings.circuity if circuity is None else circuity,
-                                  compute)
+            merged = roads.finish(merged, stops, hubs, compute)
             shapes = roads.shapes(route_ids(hubs, merged.route_hub))
     with clock.stage("tables"):
         outcome = StopOutcome.of(assignment, merged.route_reasons, merged.schedule)

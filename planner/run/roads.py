@@ -61,8 +61,8 @@ class RoadRun:
     sample: NodeRoads | None = None
     fit: Calibration | None = None
     speed_kmh: np.ndarray | None = None  # float64[S], calibrated where routable
+    circuity: float | None = None  # the search's circuity: fitted, else the settings'
     result: RoadPlan | None = None
-    merged: Merged | None = None
 
     def calibrate(self, stops: Stops, routable: np.ndarray, stop_hub: np.ndarray, hubs: Hubs,
                   hilbert: np.ndarray, compute: Compute) -> tuple[Stops, float]:
@@ -89,26 +89,25 @@ class RoadRun:
                                  compute)
             speed[idx] = self.fit.speed_kmh
             circuity = self.fit.circuity
-        self.speed_kmh = speed
+        self.speed_kmh, self.circuity = speed, circuity
         return replace(stops, speed_kmh=speed), circuity
 
-    def finish(self, merged: Merged, stops: Stops, hubs: Hubs, circuity: float, compute: Compute) -> Merged:
-        """The groups' routes on road legs (stage ``road legs``)."""
+    def finish(self, merged: Merged, stops: Stops, hubs: Hubs, compute: Compute) -> Merged:
+        """The groups' routes on road legs (stage ``road legs``, after :meth:`calibrate`)."""
         assert self.road_lat is not None and self.road_lon is not None and self.speed_kmh is not None
-        assert self.hub_lat is not None and self.hub_lon is not None
+        assert self.hub_lat is not None and self.hub_lon is not None and self.circuity is not None
         self.result = road_plan(merged.schedule, merged.route_hub, stops, hubs, self.road_lat, self.road_lon,
-                                self.hub_lat, self.hub_lon, self.speed_kmh, circuity, self.engine, compute,
+                                self.hub_lat, self.hub_lon, self.speed_kmh, self.circuity, self.engine, compute,
                                 self.settings)
         reasons = np.where(self.result.reasons != NO_REASON, self.result.reasons, merged.route_reasons)
-        self.merged = replace(merged, schedule=self.result.schedule, route_reasons=reasons.astype(np.int8))
-        return self.merged
+        return replace(merged, schedule=self.result.schedule, route_reasons=reasons.astype(np.int8))
 
     def shapes(self, route_id: pa.Array) -> pa.Table:
         """The road geometry of the first ``roads.geometry_routes`` routes (one ``route`` request each)."""
-        assert self.merged is not None and self.road_lat is not None and self.road_lon is not None
+        assert self.result is not None and self.road_lat is not None and self.road_lon is not None
         assert self.hub_lat is not None and self.hub_lon is not None
-        paths = route_shapes(self.engine, self.merged.schedule, self.road_lat, self.road_lon,
-                             self.merged.route_hub, self.hub_lat, self.hub_lon, self.settings.roads.geometry_routes)
+        paths = route_shapes(self.engine, self.result.routes, self.road_lat, self.road_lon, self.hub_lat,
+                             self.hub_lon, self.settings.roads.geometry_routes)
         sizes = np.array([p.shape[0] for p in paths], np.int64)
         points = np.concatenate(paths) if paths else np.zeros((0, 2))
         ids = route_id.take(pa.array(np.repeat(np.arange(len(paths)), sizes)))

@@ -20,6 +20,7 @@ import pytest
 
 from planner import synth
 from planner.roads import RoadEngineError
+from planner.roads.legs import BATCH_ENTRIES
 from planner.roads.osrm import OsrmEngine
 from planner.roads.server import OsrmServer, free_port
 from planner.run import roads as run_roads
@@ -102,8 +103,7 @@ def test_the_road_sample_is_linear_in_the_stops_and_the_plan_repeats(loads, balt
     # k legs out and k back per stop, and its hub both ways; a km and a seconds float32 each
     assert table["entries"] == n * (2 * 3 + 2)
     assert table["bytes"] <= n * (4 * 3 + 8 * 3 * 2 + 8 * 2)
-    assert small["roads"]["routes"]["largest_batch_entries"] <= run_roads.road_plan.__globals__["BATCH_ENTRIES"] \
-        or small["totals"]["routes"] == 1
+    assert small["roads"]["routes"]["largest_batch_entries"] <= BATCH_ENTRIES or small["totals"]["routes"] == 1
 
 
 def test_a_server_killed_mid_run_leaves_no_output(loads, baltimore_graph, osrm_tools, tmp_path, monkeypatch):
