@@ -24,8 +24,8 @@ from kernels.backend import resolve
 
 __all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
            "memory_pool", "nearest_hubs", "next_fit_tours", "node_distances", "pair_distances", "resequence_routes",
-           "route_counts", "route_lengths", "rows_differ", "savings_tours", "sisr_params", "sisr_search", "split_tours",
-           "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
+           "route_counts", "route_lengths", "rows_differ", "savings_pairs", "savings_tours", "sisr_params",
+           "sisr_search", "split_tours", "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
 
 
 @cache
@@ -89,6 +89,13 @@ def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: A
     return _module("split", backend).next_fit_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
                                                     service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric,
                                                     scale)
+
+
+def savings_pairs(stop_hub: Any, neighbours: Any, d0: Any, dist: Any, n_hubs: int) -> tuple[Any, ...]:
+    """The pairs Clarke-Wright tries, per hub by decreasing saving (host arrays on every backend: the sort
+    is per hub and feeds one sequential merge loop per hub)."""
+    from kernels.cpu.savings import savings_pairs as pairs
+    return pairs(stop_hub, neighbours, d0, dist, n_hubs)
 
 
 def savings_tours(hub_ptr: Any, hub_stops: Any, hub_depot: Any, pair_ptr: Any, pair_i: Any, pair_j: Any,
@@ -228,6 +235,8 @@ def warm_up(*, backend: str = "cpu") -> bool:
                          1.3, backend=backend))
     to_host(next_fit_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
                            1.3, backend=backend)[1])
+    near = (np.arange(n)[:, None] + np.arange(1, 3)) % n
+    savings_pairs(np.zeros(n, np.int64), near.astype(np.int32), np.ones(n), np.full(near.shape, 0.5), 1)
     pair = np.array([0, n - 1], np.int64)
     savings_tours(ptr, stops, depot, pair, stops[:-1].copy(), stops[1:].copy(), np.full(n - 1, 0.001), a, b, kg, pn,
                   svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, 3.0 * one, GREAT_CIRCLE, 1.3, backend=backend)

@@ -120,10 +120,12 @@ def _add_days_options(p: argparse.ArgumentParser, days_help: str) -> None:
 
 def _add_effort_options(p: argparse.ArgumentParser) -> None:
     """``--effort`` (work, so plans repeat) and ``--time-cap`` (a safety limit that says when it cuts)."""
+    from planner.settings import ImproveSettings
+
     p.add_argument("--effort", type=float, default=None, metavar="S",
                    help="search effort in seconds of the reference machine, turned into a fixed amount of work "
-                        "(README.md, Effort); more effort never gives a longer plan (default: 5 s + 60 s per "
-                        "million stops, at most 240 s)")
+                        "(README.md, Effort); more effort never gives a longer plan (default: "
+                        f"{ImproveSettings().default_effort_text()})")
     p.add_argument("--time-cap", dest="time_cap", type=float, default=None, metavar="S",
                    help="wall-clock safety cap of the improve stage in seconds; a plan it cuts says so in "
                         "summary.json (default: 10 x the effort, at least 600 s)")

@@ -154,6 +154,10 @@ class Compute:
                                          self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
+    def savings_pairs(self, stop_hub, neighbours, d0, dist, n_hubs) -> tuple[np.ndarray, ...]:
+        """Clarke-Wright's pairs, per hub by decreasing saving: (pair_ptr, pair_i, pair_j, pair_d, saving)."""
+        return api.savings_pairs(stop_hub, neighbours, d0, dist, n_hubs)
+
     def savings_tours(self, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, nodes, cap_kg, cap_n,
                       max_duration_s, max_routes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Clarke-Wright routes of each hub as tours with route starts, and their distances."""

@@ -183,12 +183,12 @@ class Budget:
 class ImproveSettings:
     """Local search and SISR: neighbourhoods, the effort that sets their work, and a wall-clock safety cap.
 
-    The work is set by the load and the settings only: the local search runs
-    to a local optimum (at most ``max_rounds`` rounds) and SISR runs
+    The work is set by the load and the settings only: SISR runs
     ``effort_s * iterations_per_effort_s`` iterations shared by the run's
-    stops, so a plan repeats exactly on any machine, cold or warm, loaded or
-    idle. ``time_cap_s`` only stops a run that has gone on far too long, and
-    summary.json then says so.
+    stops, on every hub from the start, after an optional local search to a
+    local optimum (at most ``max_rounds`` rounds), so a plan repeats exactly
+    on any machine, cold or warm, loaded or idle. ``time_cap_s`` only stops a
+    run that has gone on far too long, and summary.json then says so.
     """
 
     #: granular neighbour list size for moves between routes
@@ -196,13 +196,20 @@ class ImproveSettings:
     #: effort of the improve stage's metaheuristic in seconds of the reference machine (the 2-core machine
     #: the project is measured on, both cores busy); None: :meth:`effort_for` the run's stops
     effort_s: float | None = None
+    #: the default effort: this many seconds, plus ``default_effort_per_million_s`` per million stops, at most
+    #: ``default_effort_max_s`` (so a 10M-parcel day stays a batch job of minutes on 2 cores)
+    default_effort_base_s: float = 5.0
+    default_effort_per_million_s: float = 75.0
+    default_effort_max_s: float = 100.0
     #: SISR iterations one second of effort buys: the reference machine's rate on national hubs (fixed, so
     #: that an effort means the same work everywhere)
     iterations_per_effort_s: float = 40_000.0
     #: wall-clock safety cap of the improve stage in seconds; None: max(600, 10 x the effort)
     time_cap_s: float | None = None
-    #: rounds of intra + inter route local search (the first ones gain most: a third round adds about 0.01 %)
-    max_rounds: int = 3
+    #: rounds of intra + inter route local search before SISR; None: none for a plan (SISR gets every hub from
+    #: the start: on 2 cores three rounds cost as much as the SISR they displace and gain no more), three for
+    #: ``hexroute cvrp`` (one hub, where they take milliseconds); the rounds are what a GPU runs fastest
+    max_rounds: int | None = None
     #: nearest stops where SISR tries to re-insert a removed stop
     search_neighbours: int = 40
     #: nearest stops of a route in the granular 2-opt / Or-opt neighbourhood (0: full neighbourhood only)
@@ -226,19 +233,39 @@ class ImproveSettings:
             if getattr(self, name) is not None:
                 _non_negative("improve", **{name: getattr(self, name)})
         _positive("improve", iterations_per_effort_s=self.iterations_per_effort_s)
-        _integer("improve", 0, max_rounds=self.max_rounds, intra_neighbours=self.intra_neighbours)
+        _integer("improve", 0, intra_neighbours=self.intra_neighbours)
+        if self.max_rounds is not None:
+            _integer("improve", 0, max_rounds=self.max_rounds)
+        _non_negative("improve", default_effort_base_s=self.default_effort_base_s,
+                      default_effort_per_million_s=self.default_effort_per_million_s,
+                      default_effort_max_s=self.default_effort_max_s)
         _integer("improve", 1, 128, search_neighbours=self.search_neighbours)
         if not isinstance(self.intra_confirm, bool):
             raise SettingsError(f"improve.intra_confirm must be true or false, not {self.intra_confirm!r}")
         _integer("improve", 1, intra_passes=self.intra_passes, intra_batch=self.intra_batch,
                  intra_probe=self.intra_probe, inter_rounds_per_step=self.inter_rounds_per_step)
 
+    @property
+    def neighbour_depth(self) -> int:
+        """Columns of the one neighbour table the route stage builds for the local search and SISR."""
+        return max(self.neighbours, self.search_neighbours)
+
     def effort_for(self, n_stops: int) -> float:
         """The effort in reference seconds for a run of ``n_stops`` routable stops: ``effort_s`` when set, else
-        5 s plus 60 s per million stops, at most 240 s."""
+        the default (:meth:`default_effort_text`)."""
         if self.effort_s is not None:
             return float(self.effort_s)
-        return min(240.0, 5.0 + 6e-5 * n_stops)
+        return min(self.default_effort_max_s,
+                   self.default_effort_base_s + self.default_effort_per_million_s * n_stops / 1e6)
+
+    def default_effort_text(self) -> str:
+        """The default effort in words, for help texts."""
+        return (f"{self.default_effort_base_s:g} s + {self.default_effort_per_million_s:g} s per million stops, "
+                f"at most {self.default_effort_max_s:g} s")
+
+    def rounds(self, default: int = 0) -> int:
+        """Local-search rounds before SISR: ``max_rounds``, or ``default`` where it is unset."""
+        return default if self.max_rounds is None else int(self.max_rounds)
 
     def cap_for(self, n_stops: int) -> float:
         """The improve stage's wall-clock safety cap in seconds for a run of ``n_stops`` routable stops."""
@@ -256,7 +283,7 @@ class ImproveSettings:
         longer than the whole stage should.
         """
         per_stop = self.effort_for(run_stops) * self.iterations_per_effort_s / max(int(run_stops), 1)
-        return Budget(self.cap_for(run_stops), self.max_rounds, per_stop)
+        return Budget(self.cap_for(run_stops), self.rounds(), per_stop)
 
 
 @dataclass(frozen=True)

@@ -478,3 +478,32 @@ def best_tour_by_permutations(mat: np.ndarray, sec: np.ndarray, limit_s: float) 
         if matrix_tour_cost(sec, list(perm)) <= limit_s:
             best = min(best, matrix_tour_cost(mat, list(perm)))
     return best
+
+
+def savings_pairs(stop_hub: np.ndarray, neighbours: np.ndarray, d0: np.ndarray, dist: np.ndarray,
+                  n_hubs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs Clarke-Wright tries, sorted per hub by decreasing saving (one global NumPy sort: the
+    reference for kernels.cpu.savings.savings_pairs).
+
+    ``neighbours[s]`` lists stop rows near stop row ``s`` (-1 padded, same hub), ``d0`` each stop's
+    distance from its hub and ``dist[s, k]`` the distance to ``neighbours[s, k]``. Returns
+    ``(pair_ptr int64[H + 1], pair_i, pair_j (stop rows, int32), pair_d float64, saving float64)``:
+    every unordered pair once, positive savings only, hub by hub, ties in (i, j) order.
+    """
+    n, k = neighbours.shape
+    i = np.repeat(np.arange(n, dtype=np.int64), k)
+    j = neighbours.reshape(-1).astype(np.int64)
+    d = dist.reshape(-1)
+    keep = j >= 0
+    i, j, d = i[keep], j[keep], d[keep]
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    key, first = np.unique(lo * n + hi, return_index=True)  # one of (i, j) and (j, i)
+    lo, hi, d = lo[first], hi[first], d[first]
+    saving = d0[lo] + d0[hi] - d
+    keep = saving > 0.0
+    lo, hi, d, saving, key = lo[keep], hi[keep], d[keep], saving[keep], key[keep]
+    hub = stop_hub[lo]
+    order = np.lexsort((key, -saving, hub))
+    ptr = np.zeros(n_hubs + 1, np.int64)
+    np.cumsum(np.bincount(hub, minlength=n_hubs), out=ptr[1:])
+    return ptr, lo[order].astype(np.int32), hi[order].astype(np.int32), d[order], saving[order]

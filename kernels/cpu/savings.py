@@ -33,6 +33,91 @@ def _savings(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a,
                                route_start)
 
 
+@njit(cache=True)
+def _listed(neighbours, row, x):  # type: ignore[no-untyped-def]
+    """Whether ``x`` is on ``row``'s neighbour list."""
+    for c in range(neighbours.shape[1]):
+        if neighbours[row, c] == x:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _keep(neighbours, i, c):  # type: ignore[no-untyped-def]
+    """Whether entry ``c`` of row ``i`` names a pair's first occurrence in row-major order."""
+    j = neighbours[i, c]
+    return j >= 0 and (i < j or not _listed(neighbours, j, i))
+
+
+@njit(parallel=True, cache=True)
+def _pairs(hub_rows, row_ptr, neighbours, d0, dist, count, pair_i, pair_j, pair_d, pair_s):  # type: ignore[no-untyped-def]
+    """Hub by hub (one ``prange`` iteration each): its pairs, first in (i, j) order, then stably by saving,
+    written from slot ``row_ptr[h] * k`` on (room for every entry of its rows), their number in ``count``."""
+    n, k = neighbours.shape
+    for h in prange(row_ptr.size - 1):
+        room = (row_ptr[h + 1] - row_ptr[h]) * k
+        key = np.empty(room, np.int64)
+        ii = np.empty(room, np.int32)
+        jj = np.empty(room, np.int32)
+        dd = np.empty(room)
+        ss = np.empty(room)
+        m = 0
+        for q in range(row_ptr[h], row_ptr[h + 1]):
+            i = hub_rows[q]
+            for c in range(k):
+                if _keep(neighbours, i, c):
+                    j = neighbours[i, c]
+                    a, b = min(i, j), max(i, j)
+                    saving = d0[a] + d0[b] - dist[i, c]
+                    if saving > 0.0:
+                        key[m] = np.int64(a) * n + b
+                        ii[m] = a
+                        jj[m] = b
+                        dd[m] = dist[i, c]
+                        ss[m] = saving
+                        m += 1
+        by_key = np.argsort(key[:m], kind="mergesort")
+        order = by_key[np.argsort(-ss[by_key], kind="mergesort")]
+        at = row_ptr[h] * k
+        for t in range(m):
+            pair_i[at + t] = ii[order[t]]
+            pair_j[at + t] = jj[order[t]]
+            pair_d[at + t] = dd[order[t]]
+            pair_s[at + t] = ss[order[t]]
+        count[h] = m
+
+
+def savings_pairs(stop_hub: np.ndarray, neighbours: np.ndarray, d0: np.ndarray, dist: np.ndarray,
+                  n_hubs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs Clarke-Wright tries, sorted per hub by decreasing saving, built hub by hub in parallel.
+
+    ``neighbours[s]`` lists stop rows near stop row ``s`` (-1 padded, same hub), ``d0`` each stop's
+    distance from its hub and ``dist[s, k]`` the distance to ``neighbours[s, k]``. Returns
+    ``(pair_ptr int64[H + 1], pair_i, pair_j (stop rows, int32), pair_d float64, saving float64)``:
+    every unordered pair once (its distance from the row that lists it first), positive savings only, hub
+    by hub, ties in (i, j) order. No global sort: each hub's pairs are found from its own rows (a pair
+    listed by both ends is kept from the smaller row) and sorted on their own.
+    """
+    neighbours = np.ascontiguousarray(neighbours, np.int32)
+    d0 = np.ascontiguousarray(d0, np.float64)
+    dist = np.ascontiguousarray(dist, np.float64)
+    stop_hub = np.asarray(stop_hub, np.int64)
+    hub_rows = np.argsort(stop_hub, kind="stable").astype(np.int64)
+    row_ptr = np.zeros(n_hubs + 1, np.int64)
+    np.cumsum(np.bincount(stop_hub, minlength=n_hubs), out=row_ptr[1:])
+    room = neighbours.size
+    count = np.zeros(n_hubs, np.int64)
+    pair_i, pair_j = np.empty(room, np.int32), np.empty(room, np.int32)
+    pair_d, saving = np.empty(room, np.float64), np.empty(room, np.float64)
+    _pairs(hub_rows, row_ptr, neighbours, d0, dist, count, pair_i, pair_j, pair_d, saving)
+    k = neighbours.shape[1] if neighbours.ndim == 2 else 0
+    slot = np.arange(room) - np.repeat(row_ptr[:-1] * k, np.diff(row_ptr) * k)
+    used = slot < np.repeat(count, np.diff(row_ptr) * k)
+    ptr = np.zeros(n_hubs + 1, np.int64)
+    np.cumsum(count, out=ptr[1:])
+    return ptr, pair_i[used], pair_j[used], pair_d[used], saving[used]
+
+
 def savings_tours(hub_ptr: np.ndarray, hub_stops: np.ndarray, hub_depot: np.ndarray, pair_ptr: np.ndarray,
                   pair_i: np.ndarray, pair_j: np.ndarray, pair_d: np.ndarray, a: np.ndarray, b: np.ndarray,
                   demand_kg: np.ndarray, demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray,

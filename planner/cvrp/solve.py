@@ -21,6 +21,10 @@ from planner.model import Hubs
 from planner.run.groups import GroupInput, plan_group
 from planner.settings import Budget, Settings
 
+#: local-search rounds before SISR on an instance unless the settings name some: on one hub of at most a
+#: few thousand customers they take milliseconds and hand SISR a local optimum
+RACE_ROUNDS = 3
+
 
 def depot_hub(instance: Instance) -> Hubs:
     """The instance's depot as a hub: a vehicle per customer, capacity in kg only, no shift."""
@@ -41,7 +45,7 @@ def as_group(instance: Instance, settings: Settings, seconds: float, iterations_
         n_parcels=np.zeros(n, np.int32), tier=np.full(n, DEFAULT_TIER_CODE, np.int8), speed_kmh=np.ones(n),
         service_s=np.zeros(n), hilbert=compute.hilbert_keys(instance.x, instance.y), settings=settings,
         run_stops=n, metric=EUCLID_ROUND,
-        budget=Budget(float(seconds), settings.improve.max_rounds, iterations_per_stop))
+        budget=Budget(float(seconds), settings.improve.rounds(RACE_ROUNDS), iterations_per_stop))
 
 
 def solve(instance: Instance, seconds: float, seed: int = 0, backend: str = "cpu",

@@ -167,12 +167,12 @@ def plan_group(group: GroupInput) -> GroupResult:
                         group.fleet, settings.speeds.suburban_kmh)
     meter = _StageMeter(compute)
     with meter.stage("route"):
-        routes, reasons = build_routes(group.hub, group.tier, group.hilbert, nodes, group.fleet, compute,
-                                       settings.route)
+        routes, reasons, neighbours = build_routes(group.hub, group.tier, group.hilbert, nodes, group.fleet,
+                                                   compute, settings.route, settings.improve.neighbour_depth)
     with meter.stage("improve"):
         budget = group.budget or settings.improve.budget(group.run_stops)
         routes, stats = improve_routes(routes, nodes, group.fleet, compute, settings.improve, budget, settings.seed,
-                                       hub_key=group.hubs)
+                                       hub_key=group.hubs, neighbours=neighbours)
     with meter.stage("schedule"):
         schedule = schedule_routes(routes, nodes, compute, settings.cost)
     return GroupResult(group.index, group.hubs[routes.route_hub].astype(np.int32), schedule, group.stop, reasons,

@@ -17,7 +17,8 @@ import numpy as np
 from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet
 from planner.settings import Budget, ImproveSettings
-from planner.stages.local_search import local_search
+from planner.stages.local_search import SearchStats, local_search
+from planner.stages.neighbours import granular_neighbours
 from planner.stages.schedule import leg_table
 from planner.stages.sisr import search
 
@@ -65,35 +66,47 @@ def _never_binding_width(routes: RouteSet, hubs: Hubs) -> int:
     return int(max(bound.max(initial=0), routes.route_len.max(initial=0), 1))
 
 
+def wants_sisr(budget: Budget) -> bool:
+    """Whether the budget asks for any SISR iterations."""
+    return budget.sisr_per_stop is None or budget.sisr_per_stop > 0
+
+
 def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, settings: ImproveSettings,
-                   budget: Budget, seed: int, hub_key: np.ndarray | None = None) -> tuple[RouteSet, ImproveStats]:
+                   budget: Budget, seed: int, hub_key: np.ndarray | None = None,
+                   neighbours: np.ndarray | None = None) -> tuple[RouteSet, ImproveStats]:
     """Improve all routes (returning the compacted set) within ``budget``.
 
-    First the local search to a local optimum of both neighbourhoods, then
-    SISR hub by hub for ``budget.sisr_per_stop`` iterations per stop, on as
+    First, when ``budget.max_rounds`` asks for it, the local search to a
+    local optimum of both neighbourhoods, then SISR hub by hub for ``budget.sisr_per_stop`` iterations per stop, on as
     many threads as Numba has, with what is left of the seconds as a cap.
     Each hub's search is seeded from ``seed`` and its ``hub_key`` (default:
     its index in ``hubs``): give the run-wide hub index so that a hub's plan
-    does not depend on which other hubs share the call.
+    does not depend on which other hubs share the call. ``neighbours`` is the
+    route stage's neighbour table of the routed stops (default: built here).
     """
     t0 = time.perf_counter()
     before = total_distance(routes, nodes, compute)
     if routes.size == 0:
         return routes, ImproveStats(before, before, 0, 0, 0.0, False)
-    work = routes.widen(_never_binding_width(routes, hubs))
-    result, ls = local_search(work, nodes, hubs, compute, settings, budget, t0 + budget.seconds)
+    if neighbours is None:
+        wanted = max(settings.neighbours, settings.search_neighbours if wants_sisr(budget) else 0)
+        neighbours = granular_neighbours(routes, nodes, wanted, compute)
+    if budget.max_rounds > 0:
+        work = routes.widen(_never_binding_width(routes, hubs))
+        result, ls = local_search(work, nodes, hubs, compute, settings, budget, t0 + budget.seconds, neighbours)
+    else:
+        result, ls = routes.compact(), SearchStats(0, 0, True)
     t_ls = time.perf_counter()
     finished = ls.finished
     left = budget.seconds - (time.perf_counter() - t0)
     iterations = 0
-    wants_sisr = budget.sisr_per_stop is None or budget.sisr_per_stop > 0
-    if finished and wants_sisr and result.size:
+    if finished and wants_sisr(budget) and result.size:
         if left <= 0:
             finished = False
         else:
             key = np.arange(hubs.size) if hub_key is None else np.asarray(hub_key)
             result, finished, iterations = search(result, nodes, hubs, compute, settings, left, seed, key,
-                                                  budget.sisr_per_stop)
+                                                  budget.sisr_per_stop, neighbours)
             finished = finished or budget.sisr_per_stop is None  # a time-bound search ends by the clock
     t_sisr = time.perf_counter()
     after = total_distance(result, nodes, compute)

@@ -19,7 +19,6 @@ import numpy as np
 from planner.device import Compute, LocalSearch
 from planner.model import Hubs, Nodes, RouteSet
 from planner.settings import Budget, ImproveSettings
-from planner.stages.neighbours import granular_neighbours
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,14 @@ def _intra_on(search: LocalSearch, dirty: np.ndarray, deadline: float, settings:
 
 
 def local_search(work: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, settings: ImproveSettings,
-                 budget: Budget, deadline: float) -> tuple[RouteSet, SearchStats]:
-    """Improve ``work`` (padded wide enough for every move) to a local optimum; returns the compacted routes."""
+                 budget: Budget, deadline: float, table: np.ndarray) -> tuple[RouteSet, SearchStats]:
+    """Improve ``work`` (padded wide enough for every move) to a local optimum; returns the compacted routes.
+
+    ``table`` lists the routed stops' nearest stops of their hub (planner.stages.neighbours.node_neighbours),
+    of which the first ``settings.neighbours`` are the moves' granular neighbourhood.
+    """
     hub = work.route_hub
-    neighbours = granular_neighbours(work, nodes, settings.neighbours, compute)
+    neighbours = np.ascontiguousarray(table[:, : settings.neighbours])
     # On CUDA the routes stay on the device from here until the search is done.
     search = compute.local_search(work.routes, work.route_len, work.depots(nodes.n_stops), hub, neighbours, nodes,
                                   hubs.capacity_kg[hub].astype(np.float64),

@@ -43,13 +43,33 @@ def neighbour_lists(points: np.ndarray, k: int, group: np.ndarray | None = None)
     return out
 
 
-def granular_neighbours(routes: RouteSet, nodes: Nodes, k: int, compute: Compute) -> np.ndarray:
-    """For every stop node on a route, its k nearest stops on routes of the same hub (node ids, -1 padded)."""
-    out = np.full((nodes.a.size, k), -1, dtype=np.int32)
-    r, p = np.nonzero(routes.routes >= 0)
-    stop_nodes = routes.routes[r, p]
+def node_neighbours(stop_nodes: np.ndarray, hub: np.ndarray, nodes: Nodes, k: int, compute: Compute) -> np.ndarray:
+    """For each of ``stop_nodes`` (stop node ids, of hub ``hub`` each), its k nearest of them in the same hub,
+    as a table by node id (int32[nodes, k] of node ids, -1 padded and for every node not listed).
+
+    Rows keep distance order, so the first ``j`` columns are the ``j`` nearest: one table built with the
+    largest ``k`` any stage wants serves every stage (route's savings, the local search, SISR).
+    """
+    out = np.full((nodes.a.size, max(k, 1)), -1, dtype=np.int32)
     if stop_nodes.size < 2:
         return out
-    local = neighbour_lists(compute.embed(nodes.a[stop_nodes], nodes.b[stop_nodes]), k, routes.route_hub[r])
+    local = neighbour_lists(compute.embed(nodes.a[stop_nodes], nodes.b[stop_nodes]), k, hub)
     out[stop_nodes] = np.where(local >= 0, stop_nodes[np.maximum(local, 0)], -1)
     return out
+
+
+def as_local(table: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` columns of a node table's rows ``members`` as positions in ``members`` (-1 padded):
+    neighbour lists for a problem built on those nodes only (every listed neighbour must be a member)."""
+    position = np.full(table.shape[0], -1, dtype=np.int64)
+    position[members] = np.arange(members.size)
+    near = table[members, :k]
+    local = np.where(near >= 0, position[np.maximum(near, 0)], -1)
+    order = np.argsort(local < 0, axis=1, kind="stable")  # members first, in distance order
+    return np.take_along_axis(local, order, axis=1).astype(np.int32)
+
+
+def granular_neighbours(routes: RouteSet, nodes: Nodes, k: int, compute: Compute) -> np.ndarray:
+    """For every stop node on a route, its k nearest stops on routes of the same hub (node ids, -1 padded)."""
+    r, p = np.nonzero(routes.routes >= 0)
+    return node_neighbours(routes.routes[r, p], routes.route_hub[r], nodes, k, compute)

@@ -21,7 +21,6 @@ import numpy as np
 
 from kernels import GREAT_CIRCLE
 from kernels._scalar import reference as scalar
-from kernels.core.savings import savings_pairs
 from planner.contract.schemas import (
     NO_REASON,
     R_BEYOND_SHIFT,
@@ -33,7 +32,7 @@ from planner.contract.schemas import (
 from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet
 from planner.settings import RouteSettings
-from planner.stages.neighbours import neighbour_lists
+from planner.stages.neighbours import as_local, node_neighbours
 
 
 @dataclass(frozen=True)
@@ -119,18 +118,20 @@ def _next_fit(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits:
 
 
 def _savings(builder: _TourBuilder, selected: np.ndarray, nodes: Nodes, limits: _Limits, compute: Compute,
-             dist_to_hub: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Clarke-Wright routes of the selected stops, in the layout of :func:`_split` (routes listed in Hilbert
-    order of their first stop); a hub whose routes outnumber its vehicles costs +inf."""
+             dist_to_hub: np.ndarray, table: np.ndarray,
+             k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clarke-Wright routes of the selected stops along the first ``k`` columns of their neighbour ``table``,
+    in the layout of :func:`_split` (routes listed in Hilbert order of their first stop); a hub whose routes
+    outnumber its vehicles costs +inf."""
     tour_hub, ptr, hub_stops = builder.tours(selected)
     idx = np.flatnonzero(selected)
     local_hub = np.searchsorted(tour_hub, builder.hub[idx]).astype(np.int64)
-    near = neighbour_lists(compute.embed(nodes.a[idx], nodes.b[idx]), k, local_hub)
+    near = as_local(table, idx, k)
     rows = np.broadcast_to(np.arange(idx.size)[:, None], near.shape)
     valid = near >= 0
     dist = np.full(near.shape, np.inf)
     dist[valid] = compute.node_distances(idx[rows[valid]], idx[near[valid]], nodes)
-    pair_ptr, pi, pj, pd, _ = savings_pairs(local_hub, near, dist_to_hub[idx], dist, tour_hub.size)
+    pair_ptr, pi, pj, pd, _ = compute.savings_pairs(local_hub, near, dist_to_hub[idx], dist, tour_hub.size)
     tour_nodes, start, cost = compute.savings_tours(
         ptr, hub_stops, (nodes.n_stops + tour_hub).astype(np.int32), pair_ptr, idx[pi].astype(np.int32),
         idx[pj].astype(np.int32), pd, nodes, limits.cap_kg[tour_hub], limits.cap_n[tour_hub],
@@ -207,12 +208,16 @@ def _routes_from_split(tour_hub, ptr, tour_nodes, start) -> RouteSet:
 
 
 def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: Nodes, hubs: Hubs,
-                 compute: Compute, settings: RouteSettings) -> tuple[RouteSet, np.ndarray]:
+                 compute: Compute, settings: RouteSettings,
+                 neighbours_k: int = 0) -> tuple[RouteSet, np.ndarray, np.ndarray]:
     """Cut every hub's stops into feasible routes.
 
     ``hub`` is each stop's hub, ``tier`` its most urgent tier and ``hilbert``
-    its Hilbert key. Returns the routes and, per stop, the code of the reason
-    it was deferred here (NO_REASON for stops on a route).
+    its Hilbert key. Returns the routes, per stop the code of the reason it
+    was deferred here (NO_REASON for stops on a route), and the neighbour
+    table of the routed stops (planner.stages.neighbours.node_neighbours) with
+    at least ``neighbours_k`` columns, built once for savings and for the
+    improve stage after it.
     """
     limits = _Limits.of(hubs)
     stops = np.arange(hub.size)
@@ -226,6 +231,8 @@ def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: 
     keep = _largest_feasible_prefix(hilbert_tours, rank, count, hub, routable, nodes, limits, compute)
     selected = routable & (rank < keep[hub])
     reasons[routable & ~selected] = R_FLEET_FULL
+    on_route = np.flatnonzero(selected)
+    table = node_neighbours(on_route, hub[on_route], nodes, max(neighbours_k, settings.savings_neighbours), compute)
 
     # The start: the shortest of the Hilbert cut, the sweep cut, the savings routes and, where the fleet binds,
     # the next-fit cut, hub by hub.
@@ -233,7 +240,7 @@ def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: 
                   for b in (hilbert_tours, _TourBuilder(hub, _sweep_key(nodes, hub, compute.metric)))]
     candidates.append(_next_fit(hilbert_tours, selected, nodes, limits, compute))
     if settings.savings_neighbours > 0:
-        candidates.append(_savings(hilbert_tours, selected, nodes, limits, compute, dist_to_hub,
+        candidates.append(_savings(hilbert_tours, selected, nodes, limits, compute, dist_to_hub, table,
                                    settings.savings_neighbours))
     costs = np.stack([c[4] for c in candidates])
     best = np.argmin(costs, axis=0)
@@ -241,9 +248,11 @@ def build_routes(hub: np.ndarray, tier: np.ndarray, hilbert: np.ndarray, nodes: 
     if uncut.size:  # cannot happen when next-fit found a cut; never lose stops if it does
         lost = selected & np.isin(hub, uncut)
         reasons[lost] = R_FLEET_FULL
+        on_route = np.flatnonzero(selected & ~lost)
+        table = node_neighbours(on_route, hub[on_route], nodes, table.shape[1], compute)
     parts = [_restrict(c, (best == i) & np.isfinite(costs.min(axis=0))) for i, c in enumerate(candidates)]
     route_sets = [_routes_from_split(*p) for p in parts]
-    return _concat(route_sets), reasons
+    return _concat(route_sets), reasons, table
 
 
 def _restrict(split_result, tours_mask: np.ndarray):

@@ -19,7 +19,7 @@ import numpy as np
 from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet
 from planner.settings import ImproveSettings
-from planner.stages.neighbours import neighbour_lists
+from planner.stages.neighbours import as_local, neighbour_lists
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,12 @@ def hub_seed(seed: int, hub: int) -> int:
 
 
 def depot_problem(routes: RouteSet, rows: np.ndarray, nodes: Nodes, hubs: Hubs, compute: Compute,
-                  neighbours_k: int) -> tuple[Depot, np.ndarray, np.ndarray, np.ndarray]:
-    """The :class:`Depot` of the routes ``rows`` (one hub) and its stops: (depot, stop nodes, flat, ptr)."""
+                  neighbours_k: int,
+                  table: np.ndarray | None = None) -> tuple[Depot, np.ndarray, np.ndarray, np.ndarray]:
+    """The :class:`Depot` of the routes ``rows`` (one hub) and its stops: (depot, stop nodes, flat, ptr).
+
+    Its neighbour lists come from ``table`` (planner.stages.neighbours.node_neighbours of the routed stops)
+    where given, else from a k-d tree of the hub's stops."""
     lens = routes.route_len[rows].astype(np.int64)
     stops = np.concatenate([routes.routes[r, : routes.route_len[r]] for r in rows]).astype(np.int64)
     hub = int(routes.route_hub[rows[0]])
@@ -55,13 +59,17 @@ def depot_problem(routes: RouteSet, rows: np.ndarray, nodes: Nodes, hubs: Hubs, 
     np.cumsum(lens, out=ptr[1:])
     limits = (float(hubs.capacity_kg[hub]), float(hubs.capacity_parcels[hub]), float(hubs.shift_s[hub]),
               float(hubs.vehicles[hub]))
-    depot = Depot(np.ascontiguousarray(node), neighbour_lists(compute.embed(node[:-1, 0], node[:-1, 1]), neighbours_k),
-                  limits)
+    if table is None:
+        near = neighbour_lists(compute.embed(node[:-1, 0], node[:-1, 1]), neighbours_k)
+    else:
+        near = as_local(table, stops, neighbours_k)
+    depot = Depot(np.ascontiguousarray(node), near, limits)
     return depot, stops, np.arange(stops.size, dtype=np.int32), ptr
 
 
 def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, settings: ImproveSettings, seconds: float,
-           seed: int, hub_key: np.ndarray, per_stop: float | None) -> tuple[RouteSet, bool, int]:
+           seed: int, hub_key: np.ndarray, per_stop: float | None,
+           table: np.ndarray | None = None) -> tuple[RouteSet, bool, int]:
     """SISR on every hub's routes: the compacted routes (by hub), whether the clock left it alone, and the
     iterations run.
 
@@ -71,6 +79,7 @@ def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, setting
     in proportion to its share of the stops left. A hub's seed derives from
     ``seed`` and its ``hub_key`` (its run-wide index), so its result does not
     depend on which other hubs share the call. No hub's distance grows.
+    ``table``: the routed stops' neighbour table, when the caller has one.
     """
     t_end = time.perf_counter() + max(seconds, 0.0)
     keep = np.flatnonzero(routes.route_len > 0)
@@ -81,7 +90,8 @@ def search(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, setting
     def one(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, int]:
         """Hub ``k``'s search: its stop nodes, routes (flat, ptr), whether the clock cut its work, iterations."""
         nonlocal left
-        depot, stops, flat, ptr = depot_problem(routes, groups[k], nodes, hubs, compute, settings.search_neighbours)
+        depot, stops, flat, ptr = depot_problem(routes, groups[k], nodes, hubs, compute, settings.search_neighbours,
+                                             table)
         seed_k = hub_seed(seed, int(hub_key[ids[k]]))
         if per_stop is None:
             share = max(t_end - time.perf_counter(), 0.0) * depot.n / max(left, 1)

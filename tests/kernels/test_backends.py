@@ -14,7 +14,7 @@ from kernels import api
 
 FAMILIES = ("distance", "hilbert", "nearest", "split", "savings", "intra", "inter")
 #: entry points one backend has on purpose: CPU diagnostics checked against the naive references
-CPU_ONLY = {"inter": {"best_moves"}}
+CPU_ONLY = {"inter": {"best_moves"}, "savings": {"savings_pairs"}}  # host steps every backend shares
 
 
 def _entry_points(module: object) -> dict[str, inspect.Signature]:

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from kernels._scalar import EUCLID, GREAT_CIRCLE, reference
-from kernels.core.savings import savings_pairs
-from kernels.cpu.savings import savings_tours
+from kernels.cpu.savings import savings_pairs, savings_tours
 from planner.device import Compute
 from planner.stages.neighbours import neighbour_lists
 from tests import naive
@@ -71,3 +70,21 @@ def test_pairs_are_unique_positive_and_per_hub(rng):
     assert len(keys) == pi.size and np.all(pi < pj)
     for h in range(2):
         assert np.all(hub[pi[ptr[h]:ptr[h + 1]]] == h) and np.all(hub[pj[ptr[h]:ptr[h + 1]]] == h)
+
+
+@pytest.mark.parametrize("k", [1, 6, 16])
+def test_pairs_equal_one_global_sort(rng, k):
+    """Hub-by-hub pairs equal the global NumPy sort exactly, ties and asymmetric lists included."""
+    n_hubs, per_hub = 4, 60
+    n = n_hubs * per_hub
+    hub = rng.permutation(np.repeat(np.arange(n_hubs), per_hub))  # hubs interleaved, as a group's rows are
+    pts = rng.uniform(0, 100, (n, 2))
+    pts[1] = pts[0]  # a tie
+    compute = Compute.open("cpu", EUCLID, 1.0)
+    near = neighbour_lists(compute.embed(pts[:, 0], pts[:, 1]), k, hub)
+    dist = np.where(near >= 0, np.hypot(*(pts[np.maximum(near, 0)] - pts[:, None, :]).transpose(2, 0, 1)), np.inf)
+    d0 = np.round(rng.uniform(50, 60, n), 1)  # equal savings occur
+    got = savings_pairs(hub, near, d0, dist, n_hubs)
+    want = naive.savings_pairs(hub, near, d0, dist, n_hubs)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
