@@ -23,9 +23,9 @@ from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
 __all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
-           "memory_pool", "nearest_hubs", "next_fit_tours", "node_distances", "pair_distances", "resequence_routes",
-           "route_counts", "route_lengths", "rows_differ", "savings_pairs", "savings_tours", "sisr_params",
-           "sisr_search", "split_tours", "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
+           "memory_pool", "nearest_hubs", "nearest_in_groups", "next_fit_tours", "node_distances", "pair_distances",
+           "resequence_routes", "route_counts", "route_lengths", "rows_differ", "savings_pairs", "savings_tours",
+           "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
 
 
 @cache
@@ -89,6 +89,13 @@ def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: A
     return _module("split", backend).next_fit_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
                                                     service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric,
                                                     scale)
+
+
+def nearest_in_groups(points: Any, k: int, group: Any = None) -> Any:
+    """Each point's k nearest other points of its group (host arrays on every backend: the granular lists
+    are built once per hub group and read by host and device stages alike)."""
+    from kernels.cpu.knn import nearest_in_groups as knn
+    return knn(points, k, group)
 
 
 def savings_pairs(stop_hub: Any, neighbours: Any, d0: Any, dist: Any, n_hubs: int) -> tuple[Any, ...]:
@@ -236,6 +243,7 @@ def warm_up(*, backend: str = "cpu") -> bool:
     to_host(next_fit_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
                            1.3, backend=backend)[1])
     near = (np.arange(n)[:, None] + np.arange(1, 3)) % n
+    nearest_in_groups(np.column_stack([a, b]), 3, np.arange(n + 1) % 2)
     savings_pairs(np.zeros(n, np.int64), near.astype(np.int32), np.ones(n), np.full(near.shape, 0.5), 1)
     pair = np.array([0, n - 1], np.int64)
     savings_tours(ptr, stops, depot, pair, stops[:-1].copy(), stops[1:].copy(), np.full(n - 1, 0.001), a, b, kg, pn,

@@ -45,6 +45,12 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np.ndarray:
+    """Each point's ``k`` nearest other points of its group, exact, nearest first, ties to the lower row
+    (int32[n, k], -1 padded): on the host's cores on every backend (:func:`kernels.api.nearest_in_groups`)."""
+    return api.nearest_in_groups(points, k, group)
+
+
 @dataclass(frozen=True)
 class KernelNodes:
     """A group's node arrays where the kernels read them (device arrays on CUDA, the NumPy arrays on the CPU)."""

@@ -507,3 +507,15 @@ def savings_pairs(stop_hub: np.ndarray, neighbours: np.ndarray, d0: np.ndarray, 
     ptr = np.zeros(n_hubs + 1, np.int64)
     np.cumsum(np.bincount(hub, minlength=n_hubs), out=ptr[1:])
     return ptr, lo[order].astype(np.int32), hi[order].astype(np.int32), d[order], saving[order]
+
+
+def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray) -> np.ndarray:
+    """Each point's k nearest other points of its group by brute force: squared distance, ties to the lower row."""
+    n = len(points)
+    out = np.full((n, max(k, 1)), -1, np.int32)
+    for i in range(n):
+        same = np.flatnonzero((group == group[i]) & (np.arange(n) != i))
+        d2 = ((points[same] - points[i]) ** 2).sum(axis=1)
+        best = same[np.lexsort((same, d2))][:k]
+        out[i, :best.size] = best
+    return out

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from planner.contract import schemas as S
-from planner.contract.arrays import first_rows_of_strings, numpy_column
+from planner.contract.arrays import first_rows_of_strings, numpy_column, string_codes
 from planner.contract.read import conform, read_table
 
 
@@ -211,10 +211,9 @@ def _address_conflicts(address: pa.ChunkedArray, lat: np.ndarray, lon: np.ndarra
     out = np.zeros(lat.size, dtype=bool)
     if address.null_count == len(address) or np.count_nonzero(candidate) < 2:
         return out
-    encoded = pc.dictionary_encode(address.combine_chunks())
-    codes = numpy_column(encoded.indices.fill_null(-1), np.int64)
+    codes = string_codes(address)
     rows = np.flatnonzero(candidate & (codes >= 0))
-    n_codes = len(encoded.dictionary)
+    n_codes = int(codes.max(initial=-1)) + 1
     c, la, lo = codes[rows], lat[rows], lon[rows]
     extent = []
     for values in (la, lo, np.abs(la)):

@@ -26,6 +26,12 @@ from planner.settings import Budget, Settings
 RACE_ROUNDS = 3
 
 
+def race_rounds(settings: Settings) -> int:
+    """Local-search rounds on an instance: ``improve.max_rounds`` when set, else RACE_ROUNDS."""
+    rounds = settings.improve.max_rounds
+    return RACE_ROUNDS if rounds is None else int(rounds)
+
+
 def depot_hub(instance: Instance) -> Hubs:
     """The instance's depot as a hub: a vehicle per customer, capacity in kg only, no shift."""
     return Hubs(hub_id=np.array(["depot"], dtype=object), operator=np.array(["depot"], dtype=object),
@@ -45,7 +51,7 @@ def as_group(instance: Instance, settings: Settings, seconds: float, iterations_
         n_parcels=np.zeros(n, np.int32), tier=np.full(n, DEFAULT_TIER_CODE, np.int8), speed_kmh=np.ones(n),
         service_s=np.zeros(n), hilbert=compute.hilbert_keys(instance.x, instance.y), settings=settings,
         run_stops=n, metric=EUCLID_ROUND,
-        budget=Budget(float(seconds), settings.improve.rounds(RACE_ROUNDS), iterations_per_stop))
+        budget=Budget(float(seconds), race_rounds(settings), iterations_per_stop))
 
 
 def solve(instance: Instance, seconds: float, seed: int = 0, backend: str = "cpu",

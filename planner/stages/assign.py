@@ -45,6 +45,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from planner import grouping
 from planner.contract.schemas import (
     DEFERRED,
     NO_REASON,
@@ -64,6 +65,7 @@ from planner.contract.schemas import (
 from planner.device import Compute
 from planner.model import Hubs, Stops
 from planner.settings import AssignSettings, Settings
+from planner.stages import h3cells
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,9 @@ def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarr
     """Each free stop's arcs to its cell's candidate hubs within max_hub_km of the stop."""
     if free.size == 0 or usable.size == 0:
         return _Arcs(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64))
-    _, first, cell_of = np.unique(stops.cell[free], return_index=True, return_inverse=True)
+    first_row = grouping.first_rows(stops.cell[free])  # by hashing: the cells' order never matters here
+    cell_of, _ = grouping.codes(first_row)
+    first = np.flatnonzero(first_row == np.arange(free.size))
     c_lat, c_lon = _cell_centroids(first, cell_of, stops.lat[free], stops.lon[free])
     k = min(settings.candidate_hubs, usable.size)
     idx, _ = compute.nearest_hubs(c_lat, c_lon, hubs.lat[usable], hubs.lon[usable], k)
@@ -187,7 +191,7 @@ def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarra
     cells, cell_of = np.unique(stops.cell[with_arcs], return_inverse=True)
     if cells.size > settings.lp_max_cells:
         coarse = min(settings.lp_resolution, h3.get_resolution(int(cells[0])))
-        parents = np.fromiter(map(h3.cell_to_parent, cells.tolist(), [coarse] * cells.size), np.int64, cells.size)
+        parents = h3cells.cells_to_parents(cells, coarse)
         cells = np.unique(parents, return_inverse=True)[1]
     else:
         cells = np.arange(cells.size)

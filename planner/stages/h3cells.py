@@ -176,3 +176,24 @@ def cell_areas_km2(cells: np.ndarray) -> np.ndarray:
     _cell_areas(api.cell_area_km2, cells, out, bad)
     _raise_at(bad, lambda i: h3.cell_area(int(cells[i])))
     return out
+
+
+#: H3 index layout (the library's h3Index.h): 4 resolution bits at 52-55, then a 3-bit digit per resolution
+#: 1-15, resolution r's at bit 3 * (15 - r); digits finer than a cell's resolution are all ones (7)
+_RES_SHIFT = 52
+_RES_MASK = np.int64(0xF) << _RES_SHIFT
+_DIGIT_BITS = 3
+
+
+def cells_to_parents(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """Parent of every cell at ``resolution`` (at most each cell's own), as int64: ``h3.cell_to_parent``.
+
+    Pure bit arithmetic on the index layout (set the resolution, set every finer digit to 7), which is
+    what the C library's ``cellToParent`` does for a valid cell; no call per cell.
+    """
+    cells = np.ascontiguousarray(cells, np.int64)
+    own = (cells & _RES_MASK) >> _RES_SHIFT
+    if cells.size and int(own.min()) < resolution:
+        raise ValueError(f"cells of resolution {int(own.min())} have no parent at resolution {resolution}")
+    finer = np.int64((1 << (_DIGIT_BITS * (15 - resolution))) - 1)  # the digits of resolutions r+1..15
+    return (cells & ~_RES_MASK) | (np.int64(resolution) << _RES_SHIFT) | finer

@@ -1,18 +1,16 @@
-"""Granular neighbour lists: each stop's k nearest stops, by k-d tree, never a distance matrix.
+"""Granular neighbour lists: each stop's k nearest stops of its hub, exact, never a distance matrix.
 
-The local search and SISR restrict their moves to these lists. Points are
-embedded so that Euclidean distance ranks the metric (unit vectors for great
-circle, :meth:`planner.device.Compute.embed`), and stops of different groups
-(hubs) are kept apart by a fourth coordinate spaced far beyond any distance
-between points, so one tree serves every hub and every neighbour found first
-lies in the stop's own group.
+Savings, the local search and SISR restrict their moves to these lists. Points
+are embedded so that Euclidean distance ranks the metric (unit vectors for
+great circle, :meth:`planner.device.Compute.embed`) and searched on a grid per
+hub (:func:`planner.device.nearest_in_groups`), so every neighbour found lies
+in the stop's own hub.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from planner.device import Compute
+from planner.device import Compute, nearest_in_groups
 from planner.model import Nodes, RouteSet
 
 
@@ -20,27 +18,9 @@ def neighbour_lists(points: np.ndarray, k: int, group: np.ndarray | None = None)
     """The ``k`` nearest other points of the same ``group`` of each point (int32[n, k] row indices, -1 padded).
 
     ``points`` is float64[n, d] in an embedding where Euclidean distance
-    ranks the metric. Rows keep distance order; ties follow the tree.
+    ranks the metric. Rows keep distance order; ties go to the lower row.
     """
-    n = points.shape[0]
-    out = np.full((n, max(k, 1)), -1, dtype=np.int32)
-    if n < 2 or k < 1:
-        return out
-    pts = points
-    if group is not None:
-        spread = float(np.ptp(points, axis=0).max()) + 1.0
-        pts = np.column_stack([points, group.astype(np.float64) * spread * 4.0])
-    kk = min(k + 1, n)
-    _, idx = cKDTree(pts).query(pts, k=kk, workers=-1)
-    idx = np.asarray(idx).reshape(n, kk)
-    keep = idx != np.arange(n)[:, None]  # drop each point itself, wherever ties put it
-    if group is not None:
-        keep &= group[idx] == group[:, None]
-    found = np.where(keep, idx, -1)
-    order = np.argsort(found < 0, axis=1, kind="stable")  # valid entries first, in distance order
-    found = np.take_along_axis(found, order, axis=1)[:, :k]
-    out[:, : found.shape[1]] = found
-    return out
+    return nearest_in_groups(points, k, group)
 
 
 def node_neighbours(stop_nodes: np.ndarray, hub: np.ndarray, nodes: Nodes, k: int, compute: Compute) -> np.ndarray:

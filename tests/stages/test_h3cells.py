@@ -99,3 +99,19 @@ def test_every_base_cell(path: str) -> None:
     assert np.array_equal(h3cells.cell_areas_km2(cells), [h3i.cell_area(c) for c in cells.tolist()])
     centres = np.array([h3i.cell_to_latlng(c) for c in cells.tolist()])
     assert h3cells.latlng_to_cells(centres[:, 0], centres[:, 1], 0).tolist() == cells.tolist()
+
+
+@pytest.mark.parametrize("res", [0, 6, 8, 15])
+def test_parents_are_h3_pys(rng: np.random.Generator, res: int) -> None:
+    lat, lon = _worldwide(rng, 2000)
+    cells = np.concatenate([h3cells.latlng_to_cells(lat, lon, res),
+                            np.array([c for c in h3i.get_pentagons(res)], np.int64)])
+    for parent_res in sorted({0, res // 2, max(res - 1, 0), res}):
+        want = [h3i.cell_to_parent(int(c), parent_res) for c in cells]
+        assert h3cells.cells_to_parents(cells, parent_res).tolist() == want
+
+
+def test_a_parent_finer_than_the_cell_is_refused() -> None:
+    cell = h3i.latlng_to_cell(40.0, -74.0, 5)
+    with pytest.raises(ValueError, match="resolution 5 have no parent at resolution 6"):
+        h3cells.cells_to_parents(np.array([cell], np.int64), 6)
