@@ -1,9 +1,11 @@
-"""Stage 5, improve: the local search on all routes at once, then SISR hub by hub, within a budget.
+"""Stage 5, improve: SISR hub by hub, after a local search where the budget asks for one.
 
-The local search (:mod:`planner.stages.local_search`) takes the routes to a
+The local search (:mod:`planner.stages.local_search`, ``budget.max_rounds``
+rounds; by default only where they are a small share of the effort, see
+:meth:`planner.settings.ImproveSettings.rounds_for`) takes the routes to a
 local optimum of its neighbourhoods; SISR ruin-and-recreate
-(:mod:`planner.stages.sisr`) then escapes it, hub by hub, for a number of
-iterations per stop. Both are bounded by work (rounds, iterations), so a run
+(:mod:`planner.stages.sisr`) works every hub, for a number of iterations per
+stop. Both are bounded by work (rounds, iterations), so a run
 that finishes within the budget's seconds is deterministic; a run cut short
 by the clock says so in its statistics.
 """
