@@ -6,7 +6,7 @@ national day: at 10 million rows a 4-key lexsort takes seconds and so does ``dic
 their hash (so that each partition's table stays in cache), and each partition is deduplicated in
 row order, partitions in parallel. The result is the same as the sort: ``first[i]`` is the smallest
 row with the key of row ``i``; :func:`codes` numbers the groups in order of first appearance (as
-``dictionary_encode`` and :func:`planner.stages.index.group_rows` do). Hashes only pick where to
+``dictionary_encode`` and :func:`group_rows` do). Hashes only pick where to
 look: equal keys are always confirmed on the keys themselves, so a collision can never merge two
 groups. Nothing depends on the number of threads.
 """
@@ -223,6 +223,21 @@ def codes(first: np.ndarray) -> tuple[np.ndarray, int]:
     out = np.empty(first.size, np.int64)
     k = _codes(np.ascontiguousarray(first, np.int64), out)
     return out, int(k)
+
+
+def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows that agree on every key; groups are numbered by their first row.
+
+    Returns ``(group, first)``: the group of every row (int32[n]) and the first
+    row of every group (int64[G], increasing). Linear: by hashing, not sorting
+    (:func:`first_rows`).
+    """
+    n = keys[0].size
+    if n == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    first = first_rows(*keys)
+    group, _ = codes(first)
+    return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)
 
 
 def warm_up() -> None:

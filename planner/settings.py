@@ -268,17 +268,16 @@ class ImproveSettings:
         return (f"{self.default_effort_base_s:g} s + {self.default_effort_per_million_s:g} s per million stops, "
                 f"at most {self.default_effort_max_s:g} s")
 
-    def rounds_for(self, n_stops: int, effort_s: float | None = None) -> int:
+    def rounds_for(self, n_stops: int) -> int:
         """Local-search rounds before SISR in a run of ``n_stops`` routable stops: ``max_rounds`` when set, else
-        three where they cost at most ``local_search_share`` of the effort (``effort_s``, default
-        :meth:`effort_for`), none elsewhere. Where the effort is small (a default national day: 70 s for
-        866k stops) the rounds would take most of it and SISR gains as much in that time; where it is large
-        (300 s for the same day) they are a small share and leave SISR a better start (0.3 % shorter)."""
+        three where they cost at most ``local_search_share`` of :meth:`effort_for` them, none elsewhere. Where
+        the effort is small (a default national day: 70 s for 866k stops) the rounds would take most of it and
+        SISR gains as much in that time; where it is large (300 s for the same day) they are a small share and
+        leave SISR a better start (0.3 % shorter)."""
         if self.max_rounds is not None:
             return int(self.max_rounds)
-        effort = self.effort_for(n_stops) if effort_s is None else effort_s
         cost = self.local_search_s_per_million * n_stops / 1e6
-        return 3 if cost <= self.local_search_share * effort else 0
+        return 3 if cost <= self.local_search_share * self.effort_for(n_stops) else 0
 
     def cap_for(self, n_stops: int) -> float:
         """The improve stage's wall-clock safety cap in seconds for a run of ``n_stops`` routable stops."""

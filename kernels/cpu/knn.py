@@ -184,7 +184,8 @@ def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray | None = Non
         return out
     labels = np.zeros(n, np.int64) if group is None else np.asarray(group, np.int64)
     sorted_rows = np.argsort(labels, kind="stable").astype(np.int64)
-    _, starts = np.unique(labels[sorted_rows], return_index=True)
+    ordered = labels[sorted_rows]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     group_ptr = np.append(starts, n).astype(np.int64)
     n_groups = starts.size
     row_group = np.repeat(np.arange(n_groups, dtype=np.int64), np.diff(group_ptr))

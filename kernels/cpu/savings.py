@@ -110,7 +110,7 @@ def savings_pairs(stop_hub: np.ndarray, neighbours: np.ndarray, d0: np.ndarray, 
     pair_i, pair_j = np.empty(room, np.int32), np.empty(room, np.int32)
     pair_d, saving = np.empty(room, np.float64), np.empty(room, np.float64)
     _pairs(hub_rows, row_ptr, neighbours, d0, dist, count, pair_i, pair_j, pair_d, saving)
-    k = neighbours.shape[1] if neighbours.ndim == 2 else 0
+    k = neighbours.shape[1]
     slot = np.arange(room) - np.repeat(row_ptr[:-1] * k, np.diff(row_ptr) * k)
     used = slot < np.repeat(count, np.diff(row_ptr) * k)
     ptr = np.zeros(n_hubs + 1, np.int64)

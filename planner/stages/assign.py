@@ -144,9 +144,7 @@ def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarr
     """Each free stop's arcs to its cell's candidate hubs within max_hub_km of the stop."""
     if free.size == 0 or usable.size == 0:
         return _Arcs(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64))
-    first_row = grouping.first_rows(stops.cell[free])  # by hashing: the cells' order never matters here
-    cell_of, _ = grouping.codes(first_row)
-    first = np.flatnonzero(first_row == np.arange(free.size))
+    cell_of, first = grouping.group_rows(stops.cell[free])  # by hashing: the cells' order never matters here
     c_lat, c_lon = _cell_centroids(first, cell_of, stops.lat[free], stops.lon[free])
     k = min(settings.candidate_hubs, usable.size)
     idx, _ = compute.nearest_hubs(c_lat, c_lon, hubs.lat[usable], hubs.lon[usable], k)

@@ -91,8 +91,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
     if routes.size == 0:
         return routes, ImproveStats(before, before, 0, 0, 0.0, False)
     if neighbours is None:
-        wanted = max(settings.neighbours, settings.search_neighbours if wants_sisr(budget) else 0)
-        neighbours = granular_neighbours(routes, nodes, wanted, compute)
+        neighbours = granular_neighbours(routes, nodes, settings.neighbour_depth, compute)
     if budget.max_rounds > 0:
         work = routes.widen(_never_binding_width(routes, hubs))
         result, ls = local_search(work, nodes, hubs, compute, settings, budget, t0 + budget.seconds, neighbours)

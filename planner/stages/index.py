@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from planner import grouping
+from planner.grouping import group_rows
 from planner.model import Parcels, Stops
 from planner.settings import Settings, SpeedSettings
 from planner.stages import h3cells
@@ -21,21 +22,6 @@ from planner.stages import h3cells
 def _coordinate_bits(values: np.ndarray) -> np.ndarray:
     """Coordinates as exact int64 keys (+0.0 folds -0.0 onto 0.0)."""
     return (values + 0.0).view(np.int64)
-
-
-def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows that agree on every key; groups are numbered by their first row.
-
-    Returns ``(group, first)``: the group of every row (int32[n]) and the first
-    row of every group (int64[G], increasing). Linear: by hashing, not sorting
-    (planner.grouping).
-    """
-    n = keys[0].size
-    if n == 0:
-        return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    first = grouping.first_rows(*keys)
-    group, _ = grouping.codes(first)
-    return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)
 
 
 def latlng_cells(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
