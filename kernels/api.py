@@ -22,8 +22,9 @@ import numpy as np
 from kernels._scalar import GREAT_CIRCLE
 from kernels.backend import resolve
 
-__all__ = ["copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra", "memory_info",
-           "memory_pool", "nearest_hubs", "nearest_in_groups", "next_fit_tours", "node_distances", "pair_distances",
+__all__ = ["candidate_arcs", "copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra",
+           "memory_info", "memory_pool", "nearest_hubs", "nearest_in_groups", "next_fit_tours", "node_distances",
+           "pair_distances",
            "resequence_routes", "route_counts", "route_lengths", "rows_differ", "savings_pairs", "savings_tours",
            "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
 
@@ -150,6 +151,14 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
                                                    max_duration_s, metric, scale, max_rounds)
 
 
+def candidate_arcs(free: Any, cell_of: Any, cell_hub: Any, lat: Any, lon: Any, hub_lat: Any, hub_lon: Any,
+                   metric: int, scale: float, max_km: float) -> tuple[Any, Any, Any]:
+    """Each stop's arcs to its cell's candidate hubs within reach, nearest first, on the host (they feed the
+    host's LP; see :func:`kernels.cpu.assign.candidate_arcs`)."""
+    return _module("assign", "cpu").candidate_arcs(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lon, metric,
+                                                   scale, max_km)
+
+
 def fill_arcs(arc_stop: Any, arc_hub: Any, arc_share: Any, share: Any, stop_n: Any, stop_kg: Any, rem_n: Any,
               rem_kg: Any, stop_hub: Any, *, backend: str = "cpu") -> None:
     """The assignment's sequential rounding step, in place, on the host (see :func:`kernels.cpu.assign.fill_arcs`)."""
@@ -269,6 +278,8 @@ def warm_up(*, backend: str = "cpu") -> bool:
     z = np.zeros(1)
     fill_arcs(np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64), np.ones(1), z, z, z.copy(),
               z.copy(), np.full(1, -1, np.int32))
+    candidate_arcs(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((1, 2), np.int32), z, z, z, z,
+                   GREAT_CIRCLE, 1.3, 1e3)
     sisr_search(node, neighbours[:n], stops, np.array([0, 4, n], np.int64), (5.0, 5.0, 1e4, 3.0), GREAT_CIRCLE, 1.3,
                 params, 1, 16, 60.0, False)
     m = np.abs(np.subtract.outer(np.arange(5.0), np.arange(5.0))) + np.eye(5)[::-1]  # asymmetric 4-stop route

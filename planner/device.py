@@ -180,6 +180,13 @@ class Compute:
                                           kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, self.metric,
                                           self.scale, backend=self.name))
 
+    def candidate_arcs(self, free: np.ndarray, cell_of: np.ndarray, cell_hub: np.ndarray, lat: np.ndarray,
+                       lon: np.ndarray, hub_lat: np.ndarray, hub_lon: np.ndarray,
+                       max_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each stop's arcs to its cell's candidate hubs within ``max_km``, nearest first (kernels.cpu.assign)."""
+        return api.candidate_arcs(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lon, self.metric, self.scale,
+                                  max_km)
+
     def fill_arcs(self, arc_stop: np.ndarray, arc_hub: np.ndarray, arc_share: np.ndarray, share: np.ndarray,
                   stop_n: np.ndarray, stop_kg: np.ndarray, rem_n: np.ndarray, rem_kg: np.ndarray,
                   stop_hub: np.ndarray) -> None:

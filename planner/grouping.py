@@ -240,9 +240,43 @@ def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)
 
 
+@njit(cache=True)
+def _min_max(group, values, low, high):  # type: ignore[no-untyped-def]
+    for i in range(group.size):
+        g = group[i]
+        for c in range(values.shape[0]):
+            v = values[c, i]
+            if v < low[c, g]:
+                low[c, g] = v
+            if v > high[c, g]:
+                high[c, g] = v
+
+
+def group_min_max(group: np.ndarray, n_groups: int, *values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest of each value column per group (float64[len(values), n_groups] each; +inf / -inf
+    for a group without rows): ``np.minimum.at`` and ``np.maximum.at`` in one pass over the rows."""
+    stacked = np.ascontiguousarray(np.vstack(values), np.float64) if values else np.zeros((0, group.size))
+    low = np.full((stacked.shape[0], n_groups), np.inf)
+    high = np.full((stacked.shape[0], n_groups), -np.inf)
+    _min_max(np.ascontiguousarray(group, np.int64), stacked, low, high)
+    return low, high
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for one integer key, by hashing the rows and sorting only
+    the distinct values: the same sorted values and the same inverse (int64[n]), in linear time in the rows."""
+    group, first = group_rows(values)
+    distinct = values[first]
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return distinct[order], rank[group]
+
+
 def warm_up() -> None:
     """Compile (or load from Numba's cache) the string loops for both offset widths Arrow uses, on three strings
-    read, like Arrow's buffers, as read-only arrays (a type of their own to Numba)."""
+    read, like Arrow's buffers, as read-only arrays (a type of their own to Numba), and the per-group extents."""
+    group_min_max(np.zeros(2, np.int64), 1, np.ones(2))
     data = np.frombuffer(b"abab", np.uint8)
     for width in (np.int32, np.int64):
         offsets = np.frombuffer(np.array([0, 2, 4, 4], width).tobytes(), width)

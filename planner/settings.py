@@ -129,6 +129,12 @@ def _integer(owner: str, low: int, high: int | None = None, **values: int) -> No
             raise SettingsError(f"{_key(owner, name)} must be an integer {where}, not {value!r}")
 
 
+def _boolean(owner: str, **values: bool) -> None:
+    for name, value in values.items():
+        if not isinstance(value, bool):
+            raise SettingsError(f"{_key(owner, name)} must be true or false, not {value!r}")
+
+
 def _share(owner: str, **values: float) -> None:
     for name, value in values.items():
         _between(owner, 0.0, 1.0, open_low=False, **{name: value})
@@ -245,8 +251,7 @@ class ImproveSettings:
                       default_effort_per_million_s=self.default_effort_per_million_s,
                       default_effort_max_s=self.default_effort_max_s)
         _integer("improve", 1, 128, search_neighbours=self.search_neighbours)
-        if not isinstance(self.intra_confirm, bool):
-            raise SettingsError(f"improve.intra_confirm must be true or false, not {self.intra_confirm!r}")
+        _boolean("improve", intra_confirm=self.intra_confirm)
         _integer("improve", 1, intra_passes=self.intra_passes, intra_batch=self.intra_batch,
                  intra_probe=self.intra_probe, inter_rounds_per_step=self.inter_rounds_per_step)
 
@@ -307,10 +312,14 @@ class RouteSettings:
     #: the fleet-limited Split DP (O(n K L)) runs on tours of n stops and K vehicles with K x n at most this;
     #: larger tours keep the unlimited cut where it fits the fleet, else the next-fit cut
     split_layer_cells: int = 20_000
+    #: cut the giant tours with Split at every hub; False: only at hubs whose savings routes do not fit the
+    #: fleet (or with savings off), since wherever both fit savings was shorter at every hub measured
+    split_everywhere: bool = False
 
     def __post_init__(self) -> None:
         _integer("route", 0, 64, savings_neighbours=self.savings_neighbours)
         _integer("route", 0, split_layer_cells=self.split_layer_cells)
+        _boolean("route", split_everywhere=self.split_everywhere)
 
 
 @dataclass(frozen=True)
@@ -409,13 +418,10 @@ class RoadSettings:
         _integer("roads", 1, concurrency=self.concurrency)
         _integer("roads", 0, retries=self.retries)
         _non_negative("roads", backoff_s=self.backoff_s)
-        if not isinstance(self.uturn_at_stops, bool):
-            raise SettingsError(f"roads.uturn_at_stops must be true or false, not {self.uturn_at_stops!r}")
+        _boolean("roads", uturn_at_stops=self.uturn_at_stops, calibrate=self.calibrate)
         _positive("roads", timeout_s=self.timeout_s, check_timeout_s=self.check_timeout_s)
         _integer("roads", 1, neighbours=self.neighbours)
         _integer("roads", 0, resequence_passes=self.resequence_passes, geometry_routes=self.geometry_routes)
-        if not isinstance(self.calibrate, bool):
-            raise SettingsError(f"roads.calibrate must be true or false, not {self.calibrate!r}")
 
     @property
     def enabled(self) -> bool:

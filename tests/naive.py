@@ -519,3 +519,18 @@ def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray) -> np.ndarr
         best = same[np.lexsort((same, d2))][:k]
         out[i, :best.size] = best
     return out
+
+
+def candidate_arcs_by_sorting(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lon, metric, scale, max_km):
+    """The assignment's candidate arcs as a stop x candidate matrix, stable-sorted per row (the array form
+    kernels.cpu.assign.candidate_arcs fuses into one pass)."""
+    hub = cell_hub[cell_of]
+    dist = np.full(hub.shape, np.inf)
+    found = hub >= 0
+    rows = np.broadcast_to(free[:, None], hub.shape)[found]
+    dist[found] = pair_distances(lat[rows], lon[rows], hub_lat[hub[found]], hub_lon[hub[found]], metric, scale)
+    dist[dist > max_km] = np.inf
+    order = np.argsort(dist, axis=1, kind="stable")
+    arc_hub, arc_dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
+    keep = np.isfinite(arc_dist)
+    return np.repeat(free, hub.shape[1])[keep], arc_hub[keep], arc_dist[keep]

@@ -36,6 +36,27 @@ def test_group_rows_equals_the_sort(rng: np.random.Generator) -> None:
     assert np.array_equal(first, expected_first)
 
 
+@pytest.mark.parametrize("n", [0, 1, 3000])
+def test_unique_inverse_equals_numpy(rng: np.random.Generator, n: int) -> None:
+    for values in (rng.integers(-(1 << 62), 1 << 62, n), rng.integers(-1, 2, n).astype(np.int8),
+                   rng.integers(0, 50, n) * (1 << 55)):
+        distinct, inverse = grouping.unique_inverse(values)
+        expected, expected_inverse = np.unique(values, return_inverse=True)
+        assert distinct.dtype == values.dtype
+        assert np.array_equal(distinct, expected) and np.array_equal(inverse, expected_inverse.reshape(-1))
+
+
+def test_group_min_max_equals_ufunc_at(rng: np.random.Generator) -> None:
+    group = rng.integers(0, 50, 4000)
+    values = (rng.normal(size=4000), rng.uniform(-180, 180, 4000))
+    low, high = grouping.group_min_max(group, 60, *values)  # groups 50-59 have no rows
+    for c, v in enumerate(values):
+        want_low, want_high = np.full(60, np.inf), np.full(60, -np.inf)
+        np.minimum.at(want_low, group, v)
+        np.maximum.at(want_high, group, v)
+        assert np.array_equal(low[c], want_low) and np.array_equal(high[c], want_high)
+
+
 def test_colliding_hashes_never_merge_groups(rng: np.random.Generator) -> None:
     # every row with the same hash, in one partition: only the key comparison separates the groups
     n = 3000

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from planner import grouping
 from planner.contract import schemas as S
 from planner.contract.arrays import first_rows_of_strings, numpy_column, string_codes
 from planner.contract.read import conform, read_table
@@ -215,13 +216,7 @@ def _address_conflicts(address: pa.ChunkedArray, lat: np.ndarray, lon: np.ndarra
     rows = np.flatnonzero(candidate & (codes >= 0))
     n_codes = int(codes.max(initial=-1)) + 1
     c, la, lo = codes[rows], lat[rows], lon[rows]
-    extent = []
-    for values in (la, lo, np.abs(la)):
-        low, high = np.full(n_codes, np.inf), np.full(n_codes, -np.inf)
-        np.minimum.at(low, c, values)
-        np.maximum.at(high, c, values)
-        extent.append((low, high))
-    (lat_lo, lat_hi), (lon_lo, lon_hi), (abs_lo, _) = extent
+    (lat_lo, lon_lo, abs_lo), (lat_hi, lon_hi, _) = grouping.group_min_max(c, n_codes, la, lo, np.abs(la))
     metres = _EARTH_RADIUS_M * np.pi / 180.0
     with np.errstate(invalid="ignore"):  # addresses without a candidate row: inf - inf
         wide = (np.hypot(lat_hi - lat_lo, (lon_hi - lon_lo) * np.cos(np.radians(abs_lo))) * metres

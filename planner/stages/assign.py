@@ -103,14 +103,14 @@ class _Ledger:
         if arc_share is None or share is None:
             arc_share = np.zeros(arc_stop.size, np.int64)
             share = np.array([np.inf])
-        self.compute.fill_arcs(arc_stop.astype(np.int64), arc_hub.astype(np.int32), arc_share.astype(np.int64),
-                               share.astype(np.float64), self.stop_n, self.stop_kg, self.rem_n, self.rem_kg,
-                               self.stop_hub)
+        self.compute.fill_arcs(arc_stop.astype(np.int64, copy=False), arc_hub.astype(np.int32, copy=False),
+                               arc_share.astype(np.int64, copy=False), share.astype(np.float64), self.stop_n,
+                               self.stop_kg, self.rem_n, self.rem_kg, self.stop_hub)
 
 
 @dataclass(frozen=True)
 class _Arcs:
-    """(stop, candidate hub, road km) triples, sorted by stop then distance."""
+    """(stop, candidate hub, road km) triples: each stop's together, nearest first, stops in the order given."""
 
     stop: np.ndarray  # int64
     hub: np.ndarray  # int32
@@ -123,8 +123,12 @@ class _Arcs:
         return mask
 
     def subset(self, keep: np.ndarray) -> "_Arcs":
-        """The arcs where ``keep`` is true, in the same order."""
+        """The arcs where ``keep`` is true (a mask or positions), in that order."""
         return _Arcs(self.stop[keep], self.hub[keep], self.dist[keep])
+
+    def slice(self, lo: int, hi: int) -> "_Arcs":
+        """Arcs ``lo:hi`` (views, no copy)."""
+        return _Arcs(self.stop[lo:hi], self.hub[lo:hi], self.dist[lo:hi])
 
 
 def _cell_centroids(first: np.ndarray, cell_of: np.ndarray, lat: np.ndarray,
@@ -148,23 +152,15 @@ def _candidate_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarr
     c_lat, c_lon = _cell_centroids(first, cell_of, stops.lat[free], stops.lon[free])
     k = min(settings.candidate_hubs, usable.size)
     idx, _ = compute.nearest_hubs(c_lat, c_lon, hubs.lat[usable], hubs.lon[usable], k)
-    idx = idx[cell_of]
-    hub = np.where(idx >= 0, usable[idx], -1).astype(np.int32)
-    dist = np.full(hub.shape, np.inf)
-    found = hub >= 0
-    rows = np.broadcast_to(free[:, None], hub.shape)[found]
-    dist[found] = compute.pair_distances(stops.lat[rows], stops.lon[rows], hubs.lat[hub[found]], hubs.lon[hub[found]])
-    dist[dist > settings.max_hub_km] = np.inf
-    order = np.argsort(dist, axis=1, kind="stable")  # per stop: nearest first, ties by the cell's order
-    arc_hub, arc_dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
-    keep = np.isfinite(arc_dist)
-    return _Arcs(np.repeat(free, k)[keep], arc_hub[keep], arc_dist[keep])
+    cell_hub = np.where(idx >= 0, usable[idx], -1).astype(np.int32)
+    return _Arcs(*compute.candidate_arcs(free, cell_of, cell_hub, stops.lat, stops.lon, hubs.lat, hubs.lon,
+                                         settings.max_hub_km))
 
 
 def _eligible_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarray, settings: Settings,
                    compute: Compute) -> _Arcs:
     """:func:`_candidate_arcs` where each stop sees only its network's hubs (all of them at network -1),
-    sorted by stop then distance as one call over all stops would be."""
+    in the order of ``free`` as one call over all stops would give them."""
     networks = np.unique(stops.network[free])
     if networks.size == 0 or (networks.size == 1 and networks[0] == -1):
         return _candidate_arcs(stops, free, hubs, usable, settings, compute)
@@ -173,7 +169,9 @@ def _eligible_arcs(stops: Stops, free: np.ndarray, hubs: Hubs, usable: np.ndarra
                              usable if net == -1 else usable[hub_network[usable] == net], settings, compute)
              for net in networks.tolist()]
     stop = np.concatenate([a.stop for a in parts])
-    order = np.argsort(stop, kind="stable")  # a stop's arcs all come from one part, nearest first
+    position = np.empty(stops.size, np.int64)
+    position[free] = np.arange(free.size)
+    order = np.argsort(position[stop], kind="stable")  # a stop's arcs all come from one part, nearest first
     return _Arcs(stop[order], np.concatenate([a.hub for a in parts])[order],
                  np.concatenate([a.dist for a in parts])[order])
 
@@ -186,14 +184,14 @@ def _lp_groups(stops: Stops, arcs: _Arcs, settings: AssignSettings) -> np.ndarra
     """
     group = np.full(stops.size, -1, np.int64)
     with_arcs = arcs.stop[arcs.first()]
-    cells, cell_of = np.unique(stops.cell[with_arcs], return_inverse=True)
+    cells, cell_of = grouping.unique_inverse(stops.cell[with_arcs])
     if cells.size > settings.lp_max_cells:
         coarse = min(settings.lp_resolution, h3.get_resolution(int(cells[0])))
         parents = h3cells.cells_to_parents(cells, coarse)
         cells = np.unique(parents, return_inverse=True)[1]
     else:
         cells = np.arange(cells.size)
-    networks, network_of = np.unique(stops.network[with_arcs], return_inverse=True)
+    networks, network_of = grouping.unique_inverse(stops.network[with_arcs])
     group[with_arcs] = cells[cell_of] * max(networks.size, 1) + network_of.reshape(-1)
     return group
 
@@ -232,7 +230,7 @@ def _lp_shares(arcs: _Arcs, group: np.ndarray, ledger: _Ledger) -> tuple[np.ndar
     """
     n_hubs = ledger.rem_n.size
     arc_n = ledger.stop_n[arcs.stop]
-    pair, arc_var = np.unique(group[arcs.stop] * n_hubs + arcs.hub, return_inverse=True)
+    pair, arc_var = grouping.unique_inverse(group[arcs.stop] * n_hubs + arcs.hub)
     var_group, var_hub = pair // n_hubs, (pair % n_hubs).astype(np.int64)
     n_vars = pair.size
     reach = np.bincount(arc_var, weights=arc_n, minlength=n_vars)
@@ -272,7 +270,9 @@ def _assign_tier(arcs: _Arcs, group: np.ndarray, ledger: _Ledger, hops: int) -> 
     for them); the LP shares the rest, walked nearest-first per cell; stops
     still open then take their nearest candidate with room.
     """
-    arcs = arcs.subset(ledger.stop_hub[arcs.stop] < 0)
+    still_open = ledger.stop_hub[arcs.stop] < 0
+    if not still_open.all():
+        arcs = arcs.subset(still_open)
     if arcs.stop.size == 0:
         return
     overloaded = _overloaded(arcs, ledger)
@@ -316,13 +316,17 @@ def assign_stops(stops: Stops, hubs: Hubs, settings: Settings, compute: Compute)
     forced_ok = np.flatnonzero(forced & ~no_vehicles)
 
     usable = np.flatnonzero(vehicles > 0).astype(np.int32)
-    arcs = _eligible_arcs(stops, np.flatnonzero(~forced), hubs, usable, settings, compute)
+    free = np.flatnonzero(~forced)
+    free = free[np.argsort(stops.tier[free], kind="stable")]  # tier-major: each tier's arcs are one slice
+    arcs = _eligible_arcs(stops, free, hubs, usable, settings, compute)
     group = _lp_groups(stops, arcs, settings.assign)
     arc_tier = stops.tier[arcs.stop]
-    for tier in np.unique(stops.tier):
+    tiers = np.unique(stops.tier)
+    bounds = np.searchsorted(arc_tier, np.concatenate([tiers, tiers[-1:] + 1]))
+    for t, tier in enumerate(tiers.tolist()):
         mine = forced_ok[stops.tier[forced_ok] == tier]
         ledger.fill(mine, stops.forced_hub[mine])
-        _assign_tier(arcs.subset(arc_tier == tier), group, ledger, settings.assign.lp_hops)
+        _assign_tier(arcs.slice(int(bounds[t]), int(bounds[t + 1])), group, ledger, settings.assign.lp_hops)
 
     routed = ledger.stop_hub >= 0
     hub[routed] = ledger.stop_hub[routed]
