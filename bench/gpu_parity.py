@@ -61,6 +61,7 @@ def families(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable[[str]
     hub_lat, hub_lon = _national(rng, 2000)
     frm = rng.integers(0, n, n).astype(np.int32)
     to = rng.integers(0, n, n).astype(np.int32)
+    circ_n = rng.uniform(0.7, 1.6, n)
     # tours: 400 hubs of about n / 400 stops each, Hilbert-ordered, around their hub
     n_tours = 400
     m = max(n // 20, n_tours * 4)
@@ -72,6 +73,7 @@ def families(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable[[str]
     pn = np.r_[np.ones(m), np.zeros(n_tours)]
     svc = np.r_[np.full(m, 90.0), np.zeros(n_tours)]
     spd = np.r_[rng.choice([22.0, 38.0, 60.0], m), np.full(n_tours, 38.0)]
+    circ = np.r_[rng.uniform(0.7, 1.6, m), np.ones(n_tours)]  # each stop's circuity multiplier, hubs at 1.0
     ptr = np.searchsorted(tour_of, np.arange(n_tours + 1)).astype(np.int64)
     keys = api.hilbert_keys(a[:m], b[:m], float(a.min()), float(a.max()), float(b.min()), float(b.max()))
     nodes = np.lexsort((keys, tour_of)).astype(np.int32)
@@ -79,7 +81,7 @@ def families(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable[[str]
     caps = (np.full(n_tours, 1000.0), np.full(n_tours, 150.0), np.full(n_tours, 28800.0))
     vehicles = np.full(n_tours, 1000, np.int32)
     # routes for the local search: the next-fit cut of those tours
-    start, _ = api.next_fit_tours(ptr, nodes, depots, a, b, kg, pn, svc, spd, *caps, GREAT_CIRCLE, 1.3)
+    start, _ = api.next_fit_tours(ptr, nodes, depots, a, b, circ, kg, pn, svc, spd, *caps, GREAT_CIRCLE, 1.3)
     route_of = np.cumsum(start) - 1
     lens = np.bincount(route_of).astype(np.int32)
     width = int(lens.max()) + 8
@@ -97,22 +99,23 @@ def families(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable[[str]
     r_caps = (np.full(lens.size, 1000.0), np.full(lens.size, 150.0), np.full(lens.size, 28800.0))
 
     def split(backend: str) -> Any:
-        return api.split_tours(ptr, nodes, depots, a, b, kg, pn, svc, spd, *caps, vehicles, GREAT_CIRCLE, 1.3,
-                               backend=backend)[1]
+        return api.split_tours(ptr, nodes, depots, a, b, circ, kg, pn, svc, spd, *caps, vehicles, GREAT_CIRCLE,
+                               1.3, backend=backend)[1]
 
     def intra(backend: str) -> Any:
         work = api.to_device(routes.copy(), np.int32, backend=backend)
-        dist = api.improve_intra(work, lens, route_depot, a, b, svc, spd, r_caps[2], GREAT_CIRCLE, 1.3, 1000, 10,
-                                 backend=backend)
+        dist = api.improve_intra(work, lens, route_depot, a, b, circ, svc, spd, r_caps[2], GREAT_CIRCLE, 1.3, 1000,
+                                 10, backend=backend)
         return dist
 
     def inter(backend: str) -> Any:
         work = api.to_device(routes.copy(), np.int32, backend=backend)
         length = api.to_device(lens.copy(), np.int32, backend=backend)
-        api.improve_inter(work, length, route_depot, route_tour.astype(np.int32), neighbours, a, b, kg, pn, svc, spd,
-                          *r_caps, GREAT_CIRCLE, 1.3, 25, backend=backend)
+        api.improve_inter(work, length, route_depot, route_tour.astype(np.int32), neighbours, a, b, circ, kg, pn, svc,
+                          spd, *r_caps, GREAT_CIRCLE, 1.3, 25, backend=backend)
         return api.route_lengths(np.r_[0, np.cumsum(_host(length))].astype(np.int64),
-                                 _host(work)[_host(work) >= 0].astype(np.int32), route_depot, a, b, GREAT_CIRCLE, 1.3)
+                                 _host(work)[_host(work) >= 0].astype(np.int32), route_depot, a, b, circ,
+                                 GREAT_CIRCLE, 1.3)
 
     return {
         "pair_distances": (lambda be: api.pair_distances(lat, lon, lat2, lon2, GREAT_CIRCLE, 1.3, backend=be),
@@ -121,13 +124,14 @@ def families(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable[[str]
                                                          api.to_device(to, np.int32, backend=be),
                                                          api.to_device(lat, np.float64, backend=be),
                                                          api.to_device(lon, np.float64, backend=be),
+                                                         api.to_device(circ_n, np.float64, backend=be),
                                                          GREAT_CIRCLE, 1.3, backend=be), "floats"),
         "unit_vectors": (lambda be: api.unit_vectors(lat, lon, backend=be), "floats"),
         "hilbert_keys": (lambda be: api.hilbert_keys(lat, lon, 25.0, 48.0, -124.0, -67.0, backend=be), "exact"),
         "nearest_hubs": (lambda be: api.nearest_hubs(lat, lon, hub_lat, hub_lon, 4, GREAT_CIRCLE, 1.3,
                                                      backend=be)[0], "exact"),
         "split_tours": (split, "search"),
-        "next_fit_tours": (lambda be: api.next_fit_tours(ptr, nodes, depots, a, b, kg, pn, svc, spd, *caps,
+        "next_fit_tours": (lambda be: api.next_fit_tours(ptr, nodes, depots, a, b, circ, kg, pn, svc, spd, *caps,
                                                          GREAT_CIRCLE, 1.3, backend=be)[1], "floats"),
         "improve_intra": (intra, "search"),
         "improve_inter": (inter, "search"),

@@ -103,7 +103,7 @@ def _routes_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
     ptr[-1] = n
     nodes = rng.permutation(n).astype(np.int32)
     depot = (n + rng.integers(0, HUBS, n_routes)).astype(np.int32)
-    args = on_backend(backend, ptr, nodes, depot, a, b)
+    args = on_backend(backend, ptr, nodes, depot, a, b, np.ones(n + HUBS))
     return lambda: api.route_lengths(*args, GREAT_CIRCLE, 1.0, backend=backend)
 
 
@@ -141,7 +141,7 @@ def _hilbert_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
 
 register(Case("pair_distances", _pair_setup, 5 * 8, "numpy haversine", _numpy_haversine))
 # Per stop: its node index (4 B), its coordinates gathered (16 B); per route: pointer, depot, output.
-register(Case("route_lengths", _routes_setup, 4 + 16 + (8 + 4 + 8 + 16) / ROUTE_STOPS))
+register(Case("route_lengths", _routes_setup, 4 + 24 + (8 + 4 + 8 + 24) / ROUTE_STOPS))
 for _k in (1, 4, 8):
     # Per query: two coordinates in, k (index, distance) pairs out; the hub grid stays in cache.
     register(Case(f"nearest_hubs_k{_k}", _nearest_setup(_k), 16 + 12 * _k, "scipy cKDTree", _ckdtree(_k)))

@@ -83,7 +83,7 @@ def _intra_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
     service = np.full(n_nodes, SERVICE_S)
     service[n_routes * ROUTE_STOPS:] = 0.0
     args = _device(backend, np.full(n_routes, ROUTE_STOPS, np.int32),
-                   np.arange(n_routes * ROUTE_STOPS, n_nodes, dtype=np.int32), a, b, service,
+                   np.arange(n_routes * ROUTE_STOPS, n_nodes, dtype=np.int32), a, b, np.ones(n_nodes), service,
                    np.full(n_nodes, SPEED_KMH), np.full(n_routes, SHIFT_S))
     kernel = _backend("intra", backend).improve_intra
     start = _device(backend, routes)[0]
@@ -138,7 +138,8 @@ def _split_setup(n: int, rng: np.random.Generator, backend: str) -> Runner:
     parcels = np.concatenate([rng.integers(1, 4, n_stops).astype(np.float64), np.zeros(n_tours)])
     service = np.concatenate([np.full(n_stops, SERVICE_S), np.zeros(n_tours)])
     ptr = np.arange(n_tours + 1, dtype=np.int64) * TOUR_STOPS
-    args = _device(backend, ptr, routes.ravel(), np.arange(n_stops, n_nodes, dtype=np.int32), a, b, kg, parcels,
+    args = _device(backend, ptr, routes.ravel(), np.arange(n_stops, n_nodes, dtype=np.int32), a, b, np.ones(n_nodes),
+                   kg, parcels,
                    service, np.full(n_nodes, SPEED_KMH), np.full(n_tours, 1500.0), np.full(n_tours, 300.0),
                    np.full(n_tours, SHIFT_S), np.full(n_tours, 1000, np.int32))
     kernel = _backend("split", backend).split_tours
@@ -154,11 +155,11 @@ def bench_cases() -> list[dict[str, Any]]:
     """
     return [
         {
-            "name": "split_tours", "setup": _split_setup, "bytes_per_item": 4 + 6 * 8 + 1,
+            "name": "split_tours", "setup": _split_setup, "bytes_per_item": 4 + 7 * 8 + 1,
             "baseline_name": "", "baseline": None, "default_n": 1_000_000,
         },
         {
-            "name": "improve_intra", "setup": _intra_setup, "bytes_per_item": 2 * 4 + 4 * 8,
+            "name": "improve_intra", "setup": _intra_setup, "bytes_per_item": 2 * 4 + 5 * 8,
             "baseline_name": f"numpy 2-opt per route (time of {BASELINE_ROUTES} routes, scaled)",
             "baseline": _numpy_two_opt, "baseline_share": lambda n: _sample_routes(n) / max(1, n // ROUTE_STOPS),
             "default_n": 50_000 * ROUTE_STOPS,

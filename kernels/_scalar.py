@@ -12,6 +12,14 @@ Distances
     ``EUCLID`` returns the planar distance times ``scale``; ``EUCLID_ROUND``
     is CVRPLIB's EUC_2D, the planar distance rounded to the nearest integer.
 
+Per-node circuity
+    Between two nodes the kernels use :func:`node_distance`: the metric's
+    distance times the mean of the two ends' circuity multipliers (each
+    node's circuity relative to the run's ``scale``, fitted to its own road
+    legs). The mean is symmetric, so reversing a route segment never changes
+    its length; with every multiplier 1.0 the factor is exactly 1.0 and the
+    distance is bit for bit :func:`point_distance`'s.
+
 Times
     A leg's driving time uses both endpoints' speeds symmetrically, so that
     reversing a route segment never changes its duration.
@@ -63,6 +71,17 @@ def build(jit: Callable) -> SimpleNamespace:
         return scale * d
 
     @jit
+    def pair_circuity(m1: float, m2: float) -> float:
+        """A leg's circuity multiplier from its two ends': their mean (symmetric; exactly 1.0 for 1.0 and 1.0)."""
+        return 0.5 * (m1 + m2)
+
+    @jit
+    def node_distance(metric: int, scale: float, m1: float, m2: float, a1: float, b1: float, a2: float,
+                      b2: float) -> float:
+        """:func:`point_distance` between two nodes times :func:`pair_circuity` of their multipliers."""
+        return point_distance(metric, scale, a1, b1, a2, b2) * pair_circuity(m1, m2)
+
+    @jit
     def embed(wrap: bool, a: float, b: float) -> tuple[float, float, float]:
         """A 3-D point whose Euclidean distances rank like the metric: for great circle (``wrap``) the unit
         vector of (lat, lon) in degrees, whose chord grows with the great-circle distance; else ``(a, b, 0)``."""
@@ -105,6 +124,8 @@ def build(jit: Callable) -> SimpleNamespace:
         haversine_cos_km=haversine_cos_km,
         haversine_km=haversine_km,
         point_distance=point_distance,
+        pair_circuity=pair_circuity,
+        node_distance=node_distance,
         embed=embed,
         chord_km=chord_km,
         leg_seconds=leg_seconds,

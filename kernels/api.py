@@ -45,10 +45,14 @@ def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int = GREAT_CIRCL
     return _module("distance", backend).pair_distances(a1, b1, a2, b2, metric, scale)
 
 
-def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
-                   *, backend: str = "cpu") -> Any:
-    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b): float64[n], coordinates read where they lie."""
-    return _module("distance", backend).node_distances(frm, to, a, b, metric, scale)
+def node_distances(frm: Any, to: Any, a: Any, b: Any, circuity: Any, metric: int = GREAT_CIRCLE,
+                   scale: float = 1.0, *, backend: str = "cpu") -> Any:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b): float64[n], node arrays read where they lie.
+
+    ``circuity`` is each node's circuity multiplier (relative to ``scale``; 1.0 everywhere keeps the run-wide
+    figure bit for bit): a leg is ``scale`` x the metric x the mean of its two ends' multipliers.
+    """
+    return _module("distance", backend).node_distances(frm, to, a, b, circuity, metric, scale)
 
 
 def unit_vectors(lat: Any, lon: Any, *, backend: str = "cpu") -> Any:
@@ -56,10 +60,12 @@ def unit_vectors(lat: Any, lon: Any, *, backend: str = "cpu") -> Any:
     return _module("distance", backend).unit_vectors(lat, lon)
 
 
-def route_lengths(route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any,
+def route_lengths(route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any, circuity: Any,
                   metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
-    """Length of each route (depot -> nodes -> depot) from CSR route arrays: float64[R]."""
-    return _module("distance", backend).route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale)
+    """Length of each route (depot -> nodes -> depot) from CSR route arrays, legs as in :func:`node_distances`:
+    float64[R]."""
+    return _module("distance", backend).route_lengths(route_ptr, route_nodes, route_depot, a, b, circuity, metric,
+                                                      scale)
 
 
 def nearest_hubs(qa: Any, qb: Any, ha: Any, hb: Any, k: int, metric: int = GREAT_CIRCLE, scale: float = 1.0,
@@ -74,22 +80,26 @@ def hilbert_keys(a: Any, b: Any, lo_a: float, hi_a: float, lo_b: float, hi_b: fl
     return _module("hilbert", backend).hilbert_keys(a, b, lo_a, hi_a, lo_b, hi_b)
 
 
-def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
-                service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, max_routes: Any,
-                metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any]:
-    """Optimal cut of each giant tour into feasible routes (Split): ``(route_start int8[m], tour_cost float64[T])``."""
-    return _module("split", backend).split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
-                                                 service_s, speed_kmh, cap_kg, cap_n, max_duration_s, max_routes,
-                                                 metric, scale)
+def split_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, circuity: Any, demand_kg: Any,
+                demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+                max_routes: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
+                *, backend: str = "cpu") -> tuple[Any, Any]:
+    """Optimal cut of each giant tour into feasible routes (Split): ``(route_start int8[m], tour_cost float64[T])``.
+
+    Node arrays: coordinates, circuity multipliers (see :func:`node_distances`), demands, service and speeds.
+    """
+    return _module("split", backend).split_tours(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg,
+                                                 demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s,
+                                                 max_routes, metric, scale)
 
 
-def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
-                   service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, circuity: Any, demand_kg: Any,
+                   demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
                    metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any]:
     """The next-fit cut of each giant tour, in O(n): ``(route_start int8[m], tour_cost float64[T])``."""
-    return _module("split", backend).next_fit_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
-                                                    service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric,
-                                                    scale)
+    return _module("split", backend).next_fit_tours(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg,
+                                                    demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s,
+                                                    metric, scale)
 
 
 def nearest_in_groups(points: Any, k: int, group: Any = None) -> Any:
@@ -107,26 +117,27 @@ def savings_pairs(stop_hub: Any, neighbours: Any, d0: Any, dist: Any, n_hubs: in
 
 
 def savings_tours(hub_ptr: Any, hub_stops: Any, hub_depot: Any, pair_ptr: Any, pair_i: Any, pair_j: Any,
-                  pair_d: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any,
-                  cap_kg: Any, cap_n: Any, max_duration_s: Any, max_routes: Any, metric: int = GREAT_CIRCLE,
-                  scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any, Any]:
+                  pair_d: Any, a: Any, b: Any, circuity: Any, demand_kg: Any, demand_n: Any, service_s: Any,
+                  speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, max_routes: Any,
+                  metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> tuple[Any, Any, Any]:
     """Clarke-Wright routes of every hub as tours with route starts, and their distances (+inf: too many routes)."""
     return _module("savings", backend).savings_tours(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d,
-                                                     a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                                                     max_duration_s, max_routes, metric, scale)
+                                                     a, b, circuity, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                                                     cap_n, max_duration_s, max_routes, metric, scale)
 
 
-def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
-                 service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, circuity: Any, demand_kg: Any,
+                 demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
                  metric: int = GREAT_CIRCLE, scale: float = 1.0, *, backend: str = "cpu") -> Any:
     """Routes a next-fit cut of each giant tour needs (int32[T], -1 if a stop fits no route): Split's fleet test in
     O(n)."""
-    return _module("split", backend).route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n,
-                                                  service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale)
+    return _module("split", backend).route_counts(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg,
+                                                  demand_n, service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric,
+                                                  scale)
 
 
-def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, service_s: Any, speed_kmh: Any,
-                  max_duration_s: Any, metric: int, scale: float, max_passes: int, granular_k: int,
+def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any, circuity: Any, service_s: Any,
+                  speed_kmh: Any, max_duration_s: Any, metric: int, scale: float, max_passes: int, granular_k: int,
                   rows: Any = None, confirm: bool = True, *, backend: str = "cpu") -> Any:
     """2-opt and Or-opt inside every padded route (or only ``rows``), in place; returns their distances (float64).
 
@@ -135,19 +146,19 @@ def improve_intra(routes: Any, route_len: Any, route_depot: Any, a: Any, b: Any,
     indexed by route: ``rows`` picks which routes to improve without the
     caller gathering them.
     """
-    return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh,
-                                                   max_duration_s, metric, scale, max_passes, granular_k, rows=rows,
-                                                   confirm=confirm)
+    return _module("intra", backend).improve_intra(routes, route_len, route_depot, a, b, circuity, service_s,
+                                                   speed_kmh, max_duration_s, metric, scale, max_passes, granular_k,
+                                                   rows=rows, confirm=confirm)
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any, a: Any, b: Any,
-                  demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any,
-                  max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0, max_rounds: int = 100,
-                  *, backend: str = "cpu") -> int:
+                  circuity: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any,
+                  cap_n: Any, max_duration_s: Any, metric: int = GREAT_CIRCLE, scale: float = 1.0,
+                  max_rounds: int = 100, *, backend: str = "cpu") -> int:
     """Relocate / swap / 2-opt* between routes of one group over granular neighbours, in place; returns moves
     applied."""
     return _module("inter", backend).improve_inter(routes, route_len, route_depot, route_group, neighbours, a, b,
-                                                   demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+                                                   circuity, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                                    max_duration_s, metric, scale, max_rounds)
 
 
@@ -180,7 +191,8 @@ def sisr_search(node: Any, neighbours: Any, flat: Any, ptr: Any, limits: tuple[f
     """SISR ruin-and-recreate on one depot's routes (see :func:`kernels.cpu.sisr.search`).
 
     A sequential search on the host's cores on every backend: ``backend``
-    is accepted so callers stay backend-neutral, and ignored.
+    is accepted so callers stay backend-neutral, and ignored. ``node`` rows hold
+    a, b, kg, parcels, service s, speed km/h and the circuity multiplier.
     """
     return _module("sisr", "cpu").search(node, neighbours, flat, ptr, limits, metric, scale, params, seed,
                                          iterations, seconds, clock_stops)
@@ -191,11 +203,11 @@ def sisr_params(**values: Any) -> Any:
     return _module("sisr", "cpu").Params(**values)
 
 
-#: Device bytes one routable stop of a hub group may need at once on CUDA, neighbour lists aside: six
-#: float64 node arrays (48); the padded routes, three copies in the local search at 4 bytes a slot and up
-#: to 8 slots a stop (96); the inter-route scratch (124); Split's workspace and, for fleet-limited tours,
-#: its layers (~265); leg, hub-distance and tour index arrays (~36).
-DEVICE_BYTES_PER_STOP = 48 + 96 + 124 + 265 + 36
+#: Device bytes one routable stop of a hub group may need at once on CUDA, neighbour lists aside: seven
+#: float64 node arrays (56: coordinates, circuity, demands, service, speed); the padded routes, three copies
+#: in the local search at 4 bytes a slot and up to 8 slots a stop (96); the inter-route scratch (124); Split's
+#: workspace and, for fleet-limited tours, its layers (~265); leg, hub-distance and tour index arrays (~36).
+DEVICE_BYTES_PER_STOP = 56 + 96 + 124 + 265 + 36
 #: Device bytes per stop and granular neighbour (int32 lists).
 DEVICE_BYTES_PER_NEIGHBOUR = 4
 
@@ -231,6 +243,7 @@ def warm_up(*, backend: str = "cpu") -> bool:
     b = np.concatenate([-74.0 + 0.01 * rng.random(n), [-74.0]])
     kg, pn = np.r_[np.ones(n), 0.0], np.r_[np.ones(n), 0.0]
     svc, spd = np.r_[np.full(n, 60.0), 0.0], np.full(n + 1, 30.0)
+    circ = np.ones(n + 1)
     stops = np.arange(n, dtype=np.int32)
     depot = np.array([n], np.int32)
     one = np.ones(1)
@@ -238,41 +251,41 @@ def warm_up(*, backend: str = "cpu") -> bool:
     to_host(node_distances(to_device(stops, np.int32, backend=backend), to_device(stops[::-1].copy(), np.int32,
                                                                                    backend=backend),
                            to_device(a, np.float64, backend=backend), to_device(b, np.float64, backend=backend),
-                           GREAT_CIRCLE, 1.3, backend=backend))
+                           to_device(circ, np.float64, backend=backend), GREAT_CIRCLE, 1.3, backend=backend))
     to_host(unit_vectors(a, b, backend=backend))
     unit_vectors(a, b, backend="cpu")  # the host embedding for k-d trees
     to_host(hilbert_keys(a, b, 39.0, 41.0, -75.0, -73.0, backend=backend))
     for k in (1, 4):
         to_host(nearest_hubs(a[:n], b[:n], a[:3], b[:3], k, GREAT_CIRCLE, 1.3, backend=backend)[0])
     ptr = np.array([0, n], np.int64)
-    to_host(split_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one,
+    to_host(split_tours(ptr, stops, depot, a, b, circ, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one,
                         np.array([2], np.int32), GREAT_CIRCLE, 1.3, backend=backend)[1])  # fleet-limited: layers
-    to_host(route_counts(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
+    to_host(route_counts(ptr, stops, depot, a, b, circ, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
                          1.3, backend=backend))
-    to_host(next_fit_tours(ptr, stops, depot, a, b, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, GREAT_CIRCLE,
-                           1.3, backend=backend)[1])
+    to_host(next_fit_tours(ptr, stops, depot, a, b, circ, kg, pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one,
+                           GREAT_CIRCLE, 1.3, backend=backend)[1])
     near = (np.arange(n)[:, None] + np.arange(1, 3)) % n
     nearest_in_groups(np.column_stack([a, b]), 3, np.arange(n + 1) % 2)
     savings_pairs(np.zeros(n, np.int64), near.astype(np.int32), np.ones(n), np.full(near.shape, 0.5), 1)
     pair = np.array([0, n - 1], np.int64)
-    savings_tours(ptr, stops, depot, pair, stops[:-1].copy(), stops[1:].copy(), np.full(n - 1, 0.001), a, b, kg, pn,
-                  svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, 3.0 * one, GREAT_CIRCLE, 1.3, backend=backend)
+    savings_tours(ptr, stops, depot, pair, stops[:-1].copy(), stops[1:].copy(), np.full(n - 1, 0.001), a, b, circ, kg,
+                  pn, svc, spd, 3.0 * one, 3.0 * one, 1e4 * one, 3.0 * one, GREAT_CIRCLE, 1.3, backend=backend)
     routes = np.full((2, n), -1, np.int32)
     routes[0, :4], routes[1, :4] = stops[:4], stops[4:]
     lens, depots, groups = np.full(2, 4, np.int32), np.full(2, n, np.int32), np.zeros(2, np.int32)
     work = to_device(routes, np.int32, backend=backend)
     work_len = to_device(lens, np.int32, backend=backend)
-    node_args = [to_device(x, np.float64, backend=backend) for x in (a, b, svc, spd, np.full(2, 1e4))]
+    node_args = [to_device(x, np.float64, backend=backend) for x in (a, b, circ, svc, spd, np.full(2, 1e4))]
     improve_intra(work, work_len, to_device(depots, np.int32, backend=backend), *node_args, GREAT_CIRCLE, 1.3, 10, 4,
                   rows=to_device(np.arange(2, dtype=np.int32), np.int32, backend=backend), backend=backend)
     neighbours = np.full((n + 1, 3), -1, np.int32)
     neighbours[:n] = (np.arange(n)[:, None] + np.arange(1, 4)) % n
     args = [to_device(x, np.int32, backend=backend) for x in (depots, groups, neighbours)]
-    args += [to_device(x, np.float64, backend=backend) for x in (a, b, kg, pn, svc, spd)]
+    args += [to_device(x, np.float64, backend=backend) for x in (a, b, circ, kg, pn, svc, spd)]
     limits = [to_device(x, np.float64, backend=backend) for x in (np.full(2, 5.0), np.full(2, 5.0), np.full(2, 1e4))]
     improve_inter(work, work_len, *args, *limits, GREAT_CIRCLE, 1.3, 3, backend=backend)
     to_host(rows_differ(work, copy(work, backend=backend), backend=backend))
-    node = np.column_stack([a, b, kg, pn, svc, spd])
+    node = np.column_stack([a, b, kg, pn, svc, spd, circ])
     params = sisr_params(avg_removed=3.0, max_string=3.0, split_rate=0.5, split_depth=0.01, blink=0.01, t0=0.4,
                          tf=0.004, cycle_per_stop=2.0, max_iterations_per_stop=4, chunk=8)
     z = np.zeros(1)

@@ -61,15 +61,21 @@ class KernelNodes:
     demand_n: Any
     service_s: Any
     speed_kmh: Any
+    circuity: Any  # each node's circuity multiplier (planner.model.Nodes.circuity)
 
     def args(self) -> tuple[Any, ...]:
-        """(a, b, demand_kg, demand_n, service_s, speed_kmh), the order the kernels take."""
-        return self.a, self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh
+        """(a, b, demand_kg, demand_n, service_s, speed_kmh, circuity), the order of Nodes.kernel_args."""
+        return self.a, self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh, self.circuity
 
 
 @dataclass(frozen=True)
 class Compute:
-    """Kernel calls bound to a backend and a distance metric (``scale``: the circuity, or 1)."""
+    """Kernel calls bound to a backend and a distance metric (``scale``: the run's circuity, or 1).
+
+    Distances between nodes also take each node's circuity multiplier (:attr:`planner.model.Nodes.circuity`),
+    read from the resident node arrays; distances between free points (:meth:`pair_distances`,
+    :meth:`nearest_hubs`) use ``scale`` alone.
+    """
 
     backend: Backend
     metric: int
@@ -116,7 +122,7 @@ class Compute:
     def node_distances(self, frm: np.ndarray, to: np.ndarray, nodes: Nodes) -> np.ndarray:
         """Distance from node ``frm[i]`` to node ``to[i]``, read from the resident coordinates."""
         kn = self.resident(nodes)
-        return to_numpy(api.node_distances(self.put(frm, np.int32), self.put(to, np.int32), kn.a, kn.b,
+        return to_numpy(api.node_distances(self.put(frm, np.int32), self.put(to, np.int32), kn.a, kn.b, kn.circuity,
                                            self.metric, self.scale, backend=self.name))
 
     def nearest_hubs(self, qa: np.ndarray, qb: np.ndarray, ha: np.ndarray, hb: np.ndarray,
@@ -146,18 +152,18 @@ class Compute:
     def split_tours(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s, max_routes):
         """Optimal cut of each giant tour into feasible routes: (route_start, tour_cost)."""
         kn = self.resident(nodes)
-        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
-                                      kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, max_routes,
-                                      self.metric, self.scale, backend=self.name)
+        start, cost = api.split_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.circuity, kn.demand_kg,
+                                      kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s,
+                                      max_routes, self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
     def next_fit_tours(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n,
                        max_duration_s) -> tuple[np.ndarray, np.ndarray]:
         """The next-fit cut of each giant tour: (route_start, tour_cost)."""
         kn = self.resident(nodes)
-        start, cost = api.next_fit_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
-                                         kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, self.metric,
-                                         self.scale, backend=self.name)
+        start, cost = api.next_fit_tours(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.circuity, kn.demand_kg,
+                                         kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s,
+                                         self.metric, self.scale, backend=self.name)
         return to_numpy(start), to_numpy(cost)
 
     def savings_pairs(self, stop_hub, neighbours, d0, dist, n_hubs) -> tuple[np.ndarray, ...]:
@@ -169,16 +175,16 @@ class Compute:
         """Clarke-Wright routes of each hub as tours with route starts, and their distances."""
         kn = self.resident(nodes)
         out = api.savings_tours(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, kn.a, kn.b,
-                                kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s,
-                                max_routes, self.metric, self.scale, backend=self.name)
+                                kn.circuity, kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n,
+                                max_duration_s, max_routes, self.metric, self.scale, backend=self.name)
         return to_numpy(out[0]), to_numpy(out[1]), to_numpy(out[2])
 
     def route_counts(self, tour_ptr, tour_nodes, tour_depot, nodes, cap_kg, cap_n, max_duration_s) -> np.ndarray:
         """Routes a next-fit cut of each tour needs (-1 when a stop fits no route)."""
         kn = self.resident(nodes)
-        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.demand_kg, kn.demand_n,
-                                          kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s, self.metric,
-                                          self.scale, backend=self.name))
+        return to_numpy(api.route_counts(tour_ptr, tour_nodes, tour_depot, kn.a, kn.b, kn.circuity, kn.demand_kg,
+                                          kn.demand_n, kn.service_s, kn.speed_kmh, cap_kg, cap_n, max_duration_s,
+                                          self.metric, self.scale, backend=self.name))
 
     def candidate_arcs(self, free: np.ndarray, cell_of: np.ndarray, cell_hub: np.ndarray, lat: np.ndarray,
                        lon: np.ndarray, hub_lat: np.ndarray, hub_lon: np.ndarray,
@@ -255,8 +261,8 @@ class LocalSearch:
     def intra(self, rows: np.ndarray, max_passes: int, granular_k: int, confirm: bool) -> None:
         """2-opt and Or-opt inside the routes ``rows``."""
         c, kn = self._compute, self._nodes
-        api.improve_intra(self.routes, self.route_len, self._depot, kn.a, kn.b, kn.service_s, kn.speed_kmh,
-                          self._max_s, c.metric, c.scale, max_passes, granular_k, confirm=confirm,
+        api.improve_intra(self.routes, self.route_len, self._depot, kn.a, kn.b, kn.circuity, kn.service_s,
+                          kn.speed_kmh, self._max_s, c.metric, c.scale, max_passes, granular_k, confirm=confirm,
                           rows=c.put(rows, np.int32), backend=c.name)
 
     def inter(self, max_rounds: int) -> tuple[int, np.ndarray]:
@@ -265,8 +271,8 @@ class LocalSearch:
         before = api.copy(self.routes, backend=c.name)
         kn = self._nodes
         applied = api.improve_inter(self.routes, self.route_len, self._depot, self._group, self._neighbours, kn.a, kn.b,
-                                    kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, self._cap_kg, self._cap_n,
-                                    self._max_s, c.metric, c.scale, max_rounds, backend=c.name)
+                                    kn.circuity, kn.demand_kg, kn.demand_n, kn.service_s, kn.speed_kmh, self._cap_kg,
+                                    self._cap_n, self._max_s, c.metric, c.scale, max_rounds, backend=c.name)
         return int(applied), to_numpy(api.rows_differ(self.routes, before, backend=c.name))
 
     def lengths(self) -> np.ndarray:

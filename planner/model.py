@@ -98,13 +98,20 @@ class Nodes:
     demand_n: np.ndarray
     service_s: np.ndarray
     speed_kmh: np.ndarray
+    #: float64[N], each node's circuity relative to the run's: a leg is great circle x circuity x the mean of its
+    #: ends' multipliers (kernels._scalar.node_distance); 1.0 without a road engine, for hubs, and for stops
+    #: with too few road legs to fit one (planner.roads.calibrate)
+    circuity: np.ndarray
     n_stops: int
 
     @classmethod
     def build(cls, lat: np.ndarray, lon: np.ndarray, weight_kg: np.ndarray, n_parcels: np.ndarray,
-              service_s: np.ndarray, speed_kmh: np.ndarray, hubs: Hubs, hub_speed_kmh: float) -> "Nodes":
-        """Stack per-stop arrays and the hubs into node arrays (hubs carry no demand and no service)."""
+              service_s: np.ndarray, speed_kmh: np.ndarray, hubs: Hubs, hub_speed_kmh: float,
+              circuity: np.ndarray | None = None) -> "Nodes":
+        """Stack per-stop arrays and the hubs into node arrays (hubs carry no demand and no service, and the
+        run's circuity); ``circuity`` is each stop's multiplier (None: 1.0, the run's circuity everywhere)."""
         h = hubs.size
+        stop_circuity = np.ones(lat.size) if circuity is None else circuity
         return cls(
             a=np.concatenate([lat, hubs.lat]).astype(np.float64),
             b=np.concatenate([lon, hubs.lon]).astype(np.float64),
@@ -112,12 +119,13 @@ class Nodes:
             demand_n=np.concatenate([n_parcels, np.zeros(h)]).astype(np.float64),
             service_s=np.concatenate([service_s, np.zeros(h)]).astype(np.float64),
             speed_kmh=np.concatenate([speed_kmh, np.full(h, hub_speed_kmh)]).astype(np.float64),
+            circuity=np.concatenate([stop_circuity, np.ones(h)]).astype(np.float64),
             n_stops=int(lat.size),
         )
 
     def kernel_args(self) -> tuple[np.ndarray, ...]:
-        """(a, b, demand_kg, demand_n, service_s, speed_kmh), the order the kernels take."""
-        return self.a, self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh
+        """(a, b, demand_kg, demand_n, service_s, speed_kmh, circuity): the fields of planner.device.KernelNodes."""
+        return self.a, self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh, self.circuity
 
 
 @dataclass

@@ -401,6 +401,10 @@ class RoadSettings:
     #: fit the search's circuity and each stop's speed to the sampled road legs; False plans on the
     #: great-circle estimates and only re-times the final routes on roads (the "re-timed" reference plan)
     calibrate: bool = True
+    #: with ``calibrate``, also fit each stop's own circuity (a multiplier of the run's, from its own sampled
+    #: legs): a leg is then estimated at great circle x circuity x the mean of its two ends' multipliers;
+    #: False keeps the one run-wide circuity
+    node_circuity: bool = True
     #: passes of asymmetric 2-opt and Or-opt over each finished route on its road matrix; 0 keeps the order
     resequence_passes: int = 50
     #: most routes drawn on their road geometry in the report (one ``route`` request each)
@@ -418,7 +422,7 @@ class RoadSettings:
         _integer("roads", 1, concurrency=self.concurrency)
         _integer("roads", 0, retries=self.retries)
         _non_negative("roads", backoff_s=self.backoff_s)
-        _boolean("roads", uturn_at_stops=self.uturn_at_stops, calibrate=self.calibrate)
+        _boolean("roads", uturn_at_stops=self.uturn_at_stops, calibrate=self.calibrate, node_circuity=self.node_circuity)
         _positive("roads", timeout_s=self.timeout_s, check_timeout_s=self.check_timeout_s)
         _integer("roads", 1, neighbours=self.neighbours)
         _integer("roads", 0, resequence_passes=self.resequence_passes, geometry_routes=self.geometry_routes)

@@ -16,7 +16,7 @@ import h3.api.basic_int
 import numpy as np
 import vrplib
 
-from kernels._scalar import EARTH_RADIUS_KM, HILBERT_ORDER, reference
+from kernels._scalar import EARTH_RADIUS_KM, EUCLID_ROUND, GREAT_CIRCLE, HILBERT_ORDER, reference
 from kernels.core import inter
 from kernels.core.hilbert import CELLS, LAST_CELL
 from kernels.core.inter import RELOCATE, SWAP, TAILS
@@ -37,13 +37,31 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
-def route_lengths(ptr, nodes, depot, a, b, metric, scale):
+def node_distance(metric, scale, circuity, a, b, u, v) -> float:
+    """Distance between nodes ``u`` and ``v``: the point distance times the mean of the two ends' circuity
+    multipliers (``circuity`` None: the point distance alone)."""
+    d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+    return d if circuity is None else d * ((circuity[u] + circuity[v]) / 2.0)
+
+
+def node_distances(frm, to, a, b, circuity, metric, scale) -> np.ndarray:
+    """The per-node distance in NumPy: great-circle or planar km x ``scale`` (EUC_2D: rounded, unscaled) x the
+    mean of the two ends' circuity multipliers."""
+    frm, to = np.asarray(frm), np.asarray(to)
+    if metric == GREAT_CIRCLE:
+        d = scale * haversine_km(a[frm], b[frm], a[to], b[to])
+    else:
+        d = np.hypot(a[frm] - a[to], b[frm] - b[to])
+        d = np.floor(d + 0.5) if metric == EUCLID_ROUND else scale * d
+    return d * (circuity[frm] + circuity[to]) / 2.0
+
+
+def route_lengths(ptr, nodes, depot, a, b, metric, scale, circuity=None):
     out = []
     for r in range(len(ptr) - 1):
         seq = list(nodes[ptr[r]:ptr[r + 1]])
         path = [depot[r], *seq, depot[r]] if seq else []
-        out.append(sum(reference.point_distance(metric, scale, a[i], b[i], a[j], b[j])
-                       for i, j in zip(path, path[1:])))
+        out.append(sum(node_distance(metric, scale, circuity, a, b, i, j) for i, j in zip(path, path[1:])))
     return np.array(out, dtype=np.float64)
 
 
@@ -76,12 +94,13 @@ def nearest_hubs(qa, qb, ha, hb, k, metric, scale):
 
 
 def split_route_figures(route, depot, nodes, metric, scale):
-    """Naive (distance, duration, kg, parcels) of one route, legs summed in order then service added."""
+    """Naive (distance, duration, kg, parcels) of one route, legs summed in order then service added
+    (``nodes["circ"]``, where given, the circuity multipliers)."""
     a, b, kg, pn, svc, spd = (nodes[k] for k in ("a", "b", "kg", "n", "svc", "spd"))
     path = [depot, *route, depot]
     dist = legs = 0.0
     for u, v in zip(path, path[1:]):
-        d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        d = node_distance(metric, scale, nodes.get("circ"), a, b, u, v)
         dist += d
         legs += reference.leg_seconds(d, spd[u], spd[v])
     return dist, legs + sum(svc[u] for u in route), sum(kg[u] for u in route), sum(pn[u] for u in route)
@@ -124,11 +143,11 @@ def split_fewest_routes(tour, depot, nodes, cap_kg, cap_n, max_dur, metric, scal
     return best
 
 
-def intra_figures(path, a, b, svc, spd, metric, scale):
+def intra_figures(path, a, b, svc, spd, metric, scale, circuity=None):
     """Naive (distance, duration) of a closed path depot .. depot, legs in order then service."""
     dist = legs = 0.0
     for u, v in zip(path, path[1:]):
-        d = reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        d = node_distance(metric, scale, circuity, a, b, u, v)
         dist += d
         legs += reference.leg_seconds(d, spd[u], spd[v])
     return dist, legs + sum(svc[u] for u in path[1:-1])
@@ -232,11 +251,13 @@ class InterInstance:
     max_duration_s: np.ndarray
     metric: int
     scale: float
+    circuity: np.ndarray | None = None  # the nodes' circuity multipliers; None: 1.0
 
     def args(self) -> tuple:
+        circuity = np.ones(len(self.a)) if self.circuity is None else self.circuity
         return (self.routes, self.route_len, self.route_depot, self.route_group, self.neighbours, self.a,
-                self.b, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh, self.cap_kg, self.cap_n,
-                self.max_duration_s, self.metric, self.scale)
+                self.b, circuity, self.demand_kg, self.demand_n, self.service_s, self.speed_kmh, self.cap_kg,
+                self.cap_n, self.max_duration_s, self.metric, self.scale)
 
     def lists(self) -> list[list[int]]:
         return [list(map(int, self.routes[r, : self.route_len[r]])) for r in range(len(self.route_len))]
@@ -246,7 +267,7 @@ class InterInstance:
 
 
 def inter_dist(inst: InterInstance, x: int, y: int) -> float:
-    return reference.point_distance(inst.metric, inst.scale, inst.a[x], inst.b[x], inst.a[y], inst.b[y])
+    return node_distance(inst.metric, inst.scale, inst.circuity, inst.a, inst.b, x, y)
 
 
 def inter_route_cost(inst: InterInstance, r: int, stops: list[int]) -> tuple[float, float, float, float]:
@@ -420,12 +441,13 @@ def tier_counts_by_masks(tier: np.ndarray, status: np.ndarray, tiers: tuple[str,
             for code, name in enumerate(tiers)}
 
 
-def savings_routes(stops, depot, pairs, a, b, kg, pn, svc, spd, cap_kg, cap_n, max_dur, max_routes, metric, scale):
+def savings_routes(stops, depot, pairs, a, b, kg, pn, svc, spd, cap_kg, cap_n, max_dur, max_routes, metric, scale,
+                   circuity=None):
     """Clarke-Wright as written in the textbook: routes as Python lists merged along ``pairs`` (i, j, d) in
     the order given, the larger route first and the smaller one behind it, durations summed from scratch.
     Returns (tour, starts, cost) in the kernel's layout (routes in the order of their head in ``stops``)."""
     def dist(u, v):
-        return reference.point_distance(metric, scale, a[u], b[u], a[v], b[v])
+        return node_distance(metric, scale, circuity, a, b, u, v)
 
     def duration(route):
         path = [depot, *route, depot]

@@ -83,7 +83,7 @@ M_Q = 3
 
 def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
     """Return ``route_stats``, ``eval_stop`` and ``apply_move`` compiled with ``jit`` on ``core``."""
-    point_distance = core.point_distance
+    node_distance = core.node_distance
     leg_seconds = core.leg_seconds
 
     @jit
@@ -92,11 +92,12 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return new <= limit or new <= old
 
     @jit
-    def dist(x, y, a, b, metric, scale):  # type: ignore[no-untyped-def]
-        return point_distance(metric, scale, a[x], b[x], a[y], b[y])
+    def dist(x, y, a, b, circ, metric, scale):  # type: ignore[no-untyped-def]
+        """Distance between nodes ``x`` and ``y`` with their circuity multipliers ``circ``."""
+        return node_distance(metric, scale, circ[x], circ[y], a[x], b[x], a[y], b[y])
 
     @jit
-    def route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+    def route_stats(r, routes, route_len, route_depot, a, b, circ, kg, pn, svc, spd, metric, scale,
                     node_int, node_f, route_f):  # type: ignore[no-untyped-def]
         """Walk route ``r`` once: its totals and every stop's maps (prefix sums from the depot)."""
         m = route_len[r]
@@ -108,7 +109,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         n_tot = 0.0
         for k in range(m):
             s = routes[r, k]
-            dd = dist(prev, s, a, b, metric, scale)
+            dd = dist(prev, s, a, b, circ, metric, scale)
             tt = leg_seconds(dd, spd[prev], spd[s])
             node_int[s, N_ROUTE] = r
             node_int[s, N_POS] = k
@@ -128,7 +129,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             node_f[s, F_HEAD] = t_tot
             prev = s
         if m > 0:
-            dd = dist(prev, h, a, b, metric, scale)
+            dd = dist(prev, h, a, b, circ, metric, scale)
             tt = leg_seconds(dd, spd[prev], spd[h])
             node_int[prev, N_NEXT] = h
             node_f[prev, F_DNEXT] = dd
@@ -141,7 +142,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         route_f[r, R_DIST] = d_tot
 
     @jit
-    def eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+    def eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, circ, kg, pn, svc, spd,
                   cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
                   first_empty, gain_out, move_out):  # type: ignore[no-untyped-def]
         """Write stop ``u``'s best improving move (gain 0 and kind -1 when it has none).
@@ -174,7 +175,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         t_nu = node_f[u, F_TNEXT]
         head_u = node_f[u, F_HEAD]
         rest1 = dur1 - head_u - t_nu  # seconds after u's successor leg, back at the depot
-        d_gap = dist(pu, nu, a, b, metric, scale)
+        d_gap = dist(pu, nu, a, b, circ, metric, scale)
         rem_d = d_gap - d_pu - d_nu  # distance change of r1 when u leaves it
         dur1_rem = dur1 + leg_seconds(d_gap, spd[pu], spd[nu]) - t_pu - t_nu - svc[u]
         leave_ok = fits(dur1_rem, dur1, max_dur[r1])
@@ -201,11 +202,11 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             d_nv = node_f[v, F_DNEXT]
             t_pv = node_f[v, F_TPREV]
             t_nv = node_f[v, F_TNEXT]
-            d_uv = dist(u, v, a, b, metric, scale)
-            d_unv = dist(u, nv, a, b, metric, scale)
-            d_pvu = dist(pv, u, a, b, metric, scale)
-            d_puv = dist(pu, v, a, b, metric, scale)
-            d_vnu = dist(v, nu, a, b, metric, scale)
+            d_uv = dist(u, v, a, b, circ, metric, scale)
+            d_unv = dist(u, nv, a, b, circ, metric, scale)
+            d_pvu = dist(pv, u, a, b, circ, metric, scale)
+            d_puv = dist(pu, v, a, b, circ, metric, scale)
+            d_vnu = dist(v, nu, a, b, circ, metric, scale)
 
             # relocate u after v, then before v
             if (leave_ok and m2 + 1 <= width and fits(kg2 + kg[u], kg2, cap_kg[r2])
@@ -260,7 +261,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
                         and fits(dur1n, dur1, max_dur[r1]) and fits(dur2n, dur2, max_dur[r2])):
                     best, b_kind, b_r2, b_q = gain, TAILS, r2, j + 1
             # 2-opt*: u followed by v's tail from v, pred(v) followed by u's tail
-            d_pvnu = dist(pv, nu, a, b, metric, scale)
+            d_pvnu = dist(pv, nu, a, b, circ, metric, scale)
             gain = -(d_uv + d_pvnu - d_nu - d_pv)
             if gain > best and i + 1 + m2 - j <= width and j + m1 - i - 1 <= width:
                 kg1n = pre_kg_u + kg2 - pre_kg_v + kg[v]
@@ -279,7 +280,7 @@ def build_moves(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         e = first_empty[g]
         if e < n_routes and leave_ok and width >= 1:
             h2 = route_depot[e]
-            d_hu = dist(h2, u, a, b, metric, scale)
+            d_hu = dist(h2, u, a, b, circ, metric, scale)
             gain = -(rem_d + 2.0 * d_hu)
             if gain > best and kg[u] <= cap_kg[e] and pn[u] <= cap_n[e]:
                 if 2.0 * leg_seconds(d_hu, spd[h2], spd[u]) + svc[u] <= max_dur[e]:
@@ -420,7 +421,7 @@ def check_inputs(routes: Any, route_len: Any, route_depot: Any, route_group: Any
     if not all(_is(arr, np.float64, (n_routes,)) for arr in limits):
         raise ValueError(f"cap_kg, cap_n and max_duration_s must be float64 arrays of shape [{n_routes}]")
     if not all(_is(arr, np.float64, (n_nodes,)) for arr in node_arrays):
-        raise ValueError("a, b, demand_kg, demand_n, service_s and speed_kmh must be float64 arrays "
+        raise ValueError("a, b, circuity, demand_kg, demand_n, service_s and speed_kmh must be float64 arrays "
                          f"of shape [{n_nodes}]")
 
 

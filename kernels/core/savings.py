@@ -29,7 +29,7 @@ import numpy as np
 
 def build_savings_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
     """Return the per-hub savings body compiled with ``jit`` on top of ``core``'s scalar cores."""
-    point_distance = core.point_distance
+    node_distance = core.node_distance
     leg_seconds = core.leg_seconds
 
     @jit
@@ -46,17 +46,20 @@ def build_savings_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         last[r] = x
 
     @jit
-    def hub_savings(h, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, demand_kg, demand_n,
-                    service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, rid, nxt, prv, first,
-                    last, size, load_kg, load_n, dur, d0, t0, tour_nodes, route_start):  # type: ignore[no-untyped-def]
-        """Merge hub ``h``'s routes by its sorted pairs; write its tour and starts; return its distance."""
+    def hub_savings(h, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, circ, demand_kg,
+                    demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, rid, nxt, prv,
+                    first, last, size, load_kg, load_n, dur, d0, t0, tour_nodes, route_start):  # type: ignore[no-untyped-def]
+        """Merge hub ``h``'s routes by its sorted pairs; write its tour and starts; return its distance.
+
+        ``pair_d`` are the pairs' distances as the caller computed them (with the circuity multipliers
+        ``circ``, as the hub legs here are)."""
         depot = hub_depot[h]
         lo = hub_ptr[h]
         hi = hub_ptr[h + 1]
         routes = hi - lo
         for p in range(lo, hi):
             s = hub_stops[p]
-            d = point_distance(metric, scale, a[depot], b[depot], a[s], b[s])
+            d = node_distance(metric, scale, circ[depot], circ[s], a[depot], b[depot], a[s], b[s])
             t = leg_seconds(d, speed_kmh[depot], speed_kmh[s])
             d0[s] = d
             t0[s] = t
@@ -119,11 +122,11 @@ def build_savings_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
             while x >= 0:
                 tour_nodes[w] = x
                 route_start[w] = 1 if prev == depot else 0
-                total += point_distance(metric, scale, a[prev], b[prev], a[x], b[x])
+                total += node_distance(metric, scale, circ[prev], circ[x], a[prev], b[prev], a[x], b[x])
                 prev = x
                 x = nxt[x]
                 w += 1
-            total += point_distance(metric, scale, a[prev], b[prev], a[depot], b[depot])
+            total += node_distance(metric, scale, circ[prev], circ[depot], a[prev], b[prev], a[depot], b[depot])
         if routes > max_routes[h]:
             return math.inf
         return total

@@ -40,26 +40,28 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
     Every body takes its scratch as arguments (the CPU allocates it per tour,
     the GPU slices a preallocated workspace), so it compiles for both targets.
     """
-    point_distance = core.point_distance
+    node_distance = core.node_distance
     leg_seconds = core.leg_seconds
 
     @jit
-    def tour_legs(nodes, depot, a, b, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg, qn):  # type: ignore[no-untyped-def]
-        """Per-position leg distances/seconds and prefix sums of distance, kg and parcels."""
+    def tour_legs(nodes, depot, a, b, circ, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg,
+                  qn):  # type: ignore[no-untyped-def]
+        """Per-position leg distances/seconds and prefix sums of distance, kg and parcels (``circ``: each node's
+        circuity multiplier)."""
         n = nodes.shape[0]
         dsum[0] = 0.0
         qkg[0] = 0.0
         qn[0] = 0.0
         for p in range(n):
             u = nodes[p]
-            d = point_distance(metric, scale, a[depot], b[depot], a[u], b[u])
+            d = node_distance(metric, scale, circ[depot], circ[u], a[depot], b[depot], a[u], b[u])
             d0[p] = d
             t0[p] = leg_seconds(d, speed_kmh[depot], speed_kmh[u])
             qkg[p + 1] = qkg[p] + demand_kg[u]
             qn[p + 1] = qn[p] + demand_n[u]
             if p + 1 < n:
                 v = nodes[p + 1]
-                d = point_distance(metric, scale, a[u], b[u], a[v], b[v])
+                d = node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
                 dd[p] = d
                 tt[p] = leg_seconds(d, speed_kmh[u], speed_kmh[v])
                 dsum[p + 1] = dsum[p] + d
@@ -181,7 +183,7 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return ws[s * (n + 1):(s + 1) * (n + 1)]
 
     @jit
-    def split_unlimited(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur,
+    def split_unlimited(nodes, depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur,
                         max_routes, metric, scale, fws, iws, start):  # type: ignore[no-untyped-def]
         """Unlimited-fleet Split of one tour: (cost, needs_layers).
 
@@ -207,7 +209,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         v = slot(fws, n, 7)
         pred = slot(iws, n, 0)
         deque = slot(iws, n, 1)
-        tour_legs(nodes, depot, a, b, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg, qn)
+        tour_legs(nodes, depot, a, b, circ, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg,
+                  qn)
         init_layer(v, 0.0)
         relax(v, v, pred, nodes, demand_kg, demand_n, service_s, dd, d0, tt, t0, dsum, qkg, qn, cap_kg, cap_n,
               max_dur, deque)
@@ -255,8 +258,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         return cut_cost(start, dd, d0)
 
     @jit
-    def greedy_count(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, metric,
-                     scale, fws, start):  # type: ignore[no-untyped-def]
+    def greedy_count(nodes, depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur,
+                     metric, scale, fws, start):  # type: ignore[no-untyped-def]
         """Routes a next-fit cut of one tour needs (each route as long as it stays feasible); -1 if a stop fits no
         route. Marks the cut in ``start`` when it has a slot per stop (pass an empty array to count only).
 
@@ -275,7 +278,8 @@ def build_split_core(jit: Callable, core: SimpleNamespace) -> SimpleNamespace:
         dsum = slot(fws, n, 4)
         qkg = slot(fws, n, 5)
         qn = slot(fws, n, 6)
-        tour_legs(nodes, depot, a, b, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg, qn)
+        tour_legs(nodes, depot, a, b, circ, demand_kg, demand_n, speed_kmh, metric, scale, dd, d0, tt, t0, dsum, qkg,
+                  qn)
         count = 0
         i = 0
         while i < n:

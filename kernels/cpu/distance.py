@@ -6,11 +6,12 @@ import numpy as np
 from numba import njit, prange
 
 from kernels.core import host as _core
-from kernels.core.distance import build_elements, check_pairs, check_points, check_routes
+from kernels.core.distance import build_elements, check_nodes, check_pairs, check_points, check_routes
 
 _elements = build_elements(njit(inline="always", cache=True), _core)
 _route_length = _elements.route_length
 _point_distance = _core.point_distance
+_node_distance = _core.node_distance
 _embed = _core.embed
 
 
@@ -21,9 +22,11 @@ def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-unty
 
 
 @njit(parallel=True, cache=True)
-def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+def _node_distances(frm, to, a, b, circ, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in prange(out.shape[0]):
-        out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
+        u = frm[i]
+        v = to[i]
+        out[i] = _node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
 
 
 @njit(parallel=True, cache=True)
@@ -33,9 +36,9 @@ def _unit_vectors(lat, lon, out):  # type: ignore[no-untyped-def]
 
 
 @njit(parallel=True, cache=True)
-def _route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+def _route_lengths(route_ptr, route_nodes, route_depot, a, b, circ, metric, scale, out):  # type: ignore[no-untyped-def]
     for r in prange(out.shape[0]):
-        out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, metric, scale)
+        out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, circ, metric, scale)
 
 
 
@@ -61,34 +64,39 @@ def route_lengths(
     route_depot: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    circuity: np.ndarray,
     metric: int,
     scale: float,
 ) -> np.ndarray:
     """Length of each route, depot -> its nodes in order -> depot (float64[R]; empty routes are 0).
 
     Route ``r`` visits ``route_nodes[route_ptr[r]:route_ptr[r + 1]]``; nodes and
-    depots index the coordinate arrays ``a``, ``b``.
+    depots index the node arrays ``a``, ``b`` and ``circuity`` (each node's
+    circuity multiplier, 1.0 for the run-wide ``scale`` alone).
     """
-    n_routes = check_routes(route_ptr, route_depot, a, b)
+    n_routes = check_routes(route_ptr, route_depot, a, b, circuity)
     out = np.empty(n_routes, dtype=np.float64)
     _route_lengths(
         np.ascontiguousarray(route_ptr, np.int64), np.ascontiguousarray(route_nodes, np.int32),
         np.ascontiguousarray(route_depot, np.int32),
         np.ascontiguousarray(a, np.float64), np.ascontiguousarray(b, np.float64),
-        int(metric), float(scale), out,
+        np.ascontiguousarray(circuity, np.float64), int(metric), float(scale), out,
     )
     return out
 
 
-def node_distances(frm: np.ndarray, to: np.ndarray, a: np.ndarray, b: np.ndarray, metric: int,
-                   scale: float) -> np.ndarray:
-    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) (float64[n]), read by node id."""
+def node_distances(frm: np.ndarray, to: np.ndarray, a: np.ndarray, b: np.ndarray, circuity: np.ndarray,
+                   metric: int, scale: float) -> np.ndarray:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) with their ``circuity`` multipliers
+    (float64[n]), read by node id."""
     if frm.shape != to.shape or frm.ndim != 1:
         raise ValueError(f"frm and to must be 1-D arrays of one length, not {frm.shape} and {to.shape}")
+    check_nodes(a, b, circuity)
     out = np.empty(frm.shape[0], dtype=np.float64)
+    f64 = np.float64
     _node_distances(np.ascontiguousarray(frm, np.int64), np.ascontiguousarray(to, np.int64),
-                    np.ascontiguousarray(a, np.float64), np.ascontiguousarray(b, np.float64), int(metric),
-                    float(scale), out)
+                    np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64), np.ascontiguousarray(circuity, f64),
+                    int(metric), float(scale), out)
     return out
 
 

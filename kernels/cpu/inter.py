@@ -15,7 +15,7 @@ _stale = _moves.stale
 
 
 @njit(parallel=True, cache=True)
-def _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+def _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, circ, kg, pn, svc, spd,
                   cap_kg, cap_n, max_dur, metric, scale, node_int, node_f, route_f, first_empty,
                   prev_empty, route_dirty, group_dirty, gain, move):  # type: ignore[no-untyped-def]
     """Steps (1) and (2) of a round: maps of the changed routes, then the best move of every stale stop.
@@ -28,7 +28,7 @@ def _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b,
     n_routes = route_len.shape[0]
     for r in prange(n_routes):
         if route_dirty[r]:
-            _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+            _route_stats(r, routes, route_len, route_depot, a, b, circ, kg, pn, svc, spd, metric, scale,
                          node_int, node_f, route_f)
     first_empty[:] = n_routes
     for r in range(n_routes - 1, -1, -1):
@@ -39,7 +39,7 @@ def _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b,
         prev_empty[g] = first_empty[g]
     for u in prange(node_int.shape[0]):
         if _stale(u, neighbours, route_group, node_int, route_dirty, group_dirty):
-            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, circ, kg, pn, svc, spd,
                        cap_kg, cap_n, max_dur, metric, scale, routes.shape[1], node_int, node_f, route_f,
                        first_empty, gain, move)
 
@@ -83,18 +83,18 @@ class _Workspace:
 
 
 def _evaluate(ws: _Workspace, routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray,
-              route_group: np.ndarray, neighbours: np.ndarray, a: np.ndarray, b: np.ndarray,
+              route_group: np.ndarray, neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, circuity: np.ndarray,
               demand_kg: np.ndarray, demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray,
               cap_kg: np.ndarray, cap_n: np.ndarray, max_duration_s: np.ndarray, metric: int, scale: float) -> None:
     """Steps (1) and (2) of a round into the workspace."""
-    _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
+    _evaluate_all(routes, route_len, route_depot, route_group, neighbours, a, b, circuity, demand_kg, demand_n,
                   service_s, speed_kmh, cap_kg, cap_n, max_duration_s, metric, scale, ws.node_int,
                   ws.node_f, ws.route_f, ws.first_empty, ws.prev_empty, ws.route_dirty, ws.group_dirty,
                   ws.gain, ws.move)
 
 
 def best_moves(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray, route_group: np.ndarray,
-               neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, demand_kg: np.ndarray,
+               neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, circuity: np.ndarray, demand_kg: np.ndarray,
                demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray, cap_kg: np.ndarray,
                cap_n: np.ndarray, max_duration_s: np.ndarray, metric: int,
                scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -106,9 +106,9 @@ def best_moves(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarra
     """
     n_nodes = a.shape[0]
     check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
-                 (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
+                 (cap_kg, cap_n, max_duration_s), (a, b, circuity, demand_kg, demand_n, service_s, speed_kmh))
     ws = _Workspace(n_nodes, routes.shape[0], n_groups(route_group))
-    _evaluate(ws, routes, route_len, route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
+    _evaluate(ws, routes, route_len, route_depot, route_group, neighbours, a, b, circuity, demand_kg, demand_n,
               service_s, speed_kmh, cap_kg, cap_n, max_duration_s, int(metric), float(scale))
     return ws.gain, ws.move
 
@@ -133,7 +133,7 @@ def _route_order(routes: np.ndarray, n_nodes: int) -> np.ndarray:
 
 
 def improve_inter(routes: np.ndarray, route_len: np.ndarray, route_depot: np.ndarray, route_group: np.ndarray,
-                  neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, demand_kg: np.ndarray,
+                  neighbours: np.ndarray, a: np.ndarray, b: np.ndarray, circuity: np.ndarray, demand_kg: np.ndarray,
                   demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray, cap_kg: np.ndarray,
                   cap_n: np.ndarray, max_duration_s: np.ndarray, metric: int, scale: float,
                   max_rounds: int) -> int:
@@ -146,14 +146,15 @@ def improve_inter(routes: np.ndarray, route_len: np.ndarray, route_depot: np.nda
     """
     n_nodes = a.shape[0]
     check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
-                 (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
+                 (cap_kg, cap_n, max_duration_s), (a, b, circuity, demand_kg, demand_n, service_s, speed_kmh))
     old_of_new = _route_order(routes, n_nodes)
     new_of_old = np.empty(n_nodes, np.int32)
     new_of_old[old_of_new] = np.arange(n_nodes, dtype=np.int32)
     work = _relabel(routes, new_of_old)
     depot = _relabel(route_depot, new_of_old)
     near = _relabel(neighbours[old_of_new], new_of_old)
-    per_node = [np.ascontiguousarray(x[old_of_new]) for x in (a, b, demand_kg, demand_n, service_s, speed_kmh)]
+    per_node = [np.ascontiguousarray(x[old_of_new]) for x in (a, b, circuity, demand_kg, demand_n, service_s,
+                                                              speed_kmh)]
     ws = _Workspace(n_nodes, routes.shape[0], n_groups(route_group))
     applied = 0
     for _ in range(int(max_rounds)):

@@ -25,7 +25,7 @@ _delta = _intra.delta
 _acceptable = _intra.acceptable
 _apply = _intra.apply
 _totals = _intra.totals
-_point_distance = _core.point_distance
+_node_distance = _core.node_distance
 
 
 @njit(cache=True)
@@ -91,7 +91,7 @@ def _best_granular_move(tab, m, spd, perm, pos, nn, kk, n, i, cur_dur, max_dur, 
 
 
 @njit(cache=True)
-def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scale, max_passes,
+def _improve_one(nodes, depot, a, b, circ, service_s, speed_kmh, max_dur, metric, scale, max_passes,
                  granular_k, confirm):  # type: ignore[no-untyped-def]
     """Improve one route's stops ``nodes`` in place; returns its new distance."""
     n = nodes.shape[0]
@@ -109,7 +109,7 @@ def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scal
         tab[x * m + x] = 0.0
         for y in range(x + 1, m):
             v = local[y]
-            d = _point_distance(metric, scale, a[u], b[u], a[v], b[v])
+            d = _node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
             tab[x * m + y] = d
             tab[y * m + x] = d
     kk = _list_length(n, granular_k)
@@ -160,11 +160,11 @@ def _improve_one(nodes, depot, a, b, service_s, speed_kmh, max_dur, metric, scal
 
 
 @njit(parallel=True, cache=True)
-def _improve_intra(routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
+def _improve_intra(routes, route_len, route_depot, a, b, circ, service_s, speed_kmh, max_duration_s, metric, scale,
                    max_passes, granular_k, confirm, out):  # type: ignore[no-untyped-def]
     for r in prange(out.shape[0]):
         out[r] = _improve_one(
-            routes[r, :route_len[r]], route_depot[r], a, b, service_s, speed_kmh,
+            routes[r, :route_len[r]], route_depot[r], a, b, circ, service_s, speed_kmh,
             max_duration_s[r], metric, scale, max_passes, granular_k, confirm,
         )
 
@@ -177,6 +177,7 @@ def improve_intra(
     route_depot: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    circuity: np.ndarray,
     service_s: np.ndarray,
     speed_kmh: np.ndarray,
     max_duration_s: np.ndarray,
@@ -191,7 +192,8 @@ def improve_intra(
 
     ``routes`` must be a C-contiguous int32[R, L] array (it is modified in
     place); ``route_len[r]`` stops of route ``r`` start and end at
-    ``route_depot[r]``. No route gets longer, and no route within
+    ``route_depot[r]``; legs are measured with the nodes' ``circuity``
+    multipliers. No route gets longer, and no route within
     ``max_duration_s[r]`` (legs + service) leaves it. ``granular_k`` is the
     nearest-node list length of the granular neighbourhood (<= 0: full); with
     ``confirm`` a granular search's first optimum is checked by one full pass.
@@ -202,8 +204,8 @@ def improve_intra(
         raise TypeError("routes must be a C-contiguous int32 NumPy array (it is improved in place)")
     if rows is not None:  # gather the rows, improve them, scatter them back
         sub = np.ascontiguousarray(routes[rows])
-        out = improve_intra(sub, route_len[rows], route_depot[rows], a, b, service_s, speed_kmh, max_duration_s[rows],
-                            metric, scale, max_passes, granular_k, confirm=confirm)
+        out = improve_intra(sub, route_len[rows], route_depot[rows], a, b, circuity, service_s, speed_kmh,
+                            max_duration_s[rows], metric, scale, max_passes, granular_k, confirm=confirm)
         routes[rows] = sub
         return out
     f64 = np.float64
@@ -211,7 +213,7 @@ def improve_intra(
     out = np.empty(n_routes, dtype=f64)
     _improve_intra(
         routes, np.ascontiguousarray(route_len, np.int32), np.ascontiguousarray(route_depot, np.int32),
-        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64),
+        np.ascontiguousarray(a, f64), np.ascontiguousarray(b, f64), np.ascontiguousarray(circuity, f64),
         np.ascontiguousarray(service_s, f64), np.ascontiguousarray(speed_kmh, f64),
         np.ascontiguousarray(max_duration_s, f64), int(metric), float(scale), int(max_passes), int(granular_k),
         bool(confirm), out,

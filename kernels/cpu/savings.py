@@ -11,8 +11,8 @@ _hub_savings = build_savings_core(njit(cache=True), _core).hub_savings
 
 
 @njit(parallel=True, cache=True)
-def _savings(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, demand_kg, demand_n, service_s,
-             speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, tour_nodes, route_start,
+def _savings(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, circ, demand_kg, demand_n,
+             service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale, tour_nodes, route_start,
              cost):  # type: ignore[no-untyped-def]
     n = a.shape[0]
     rid = np.empty(n, np.int32)
@@ -27,9 +27,9 @@ def _savings(hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a,
     d0 = np.empty(n)
     t0 = np.empty(n)
     for h in prange(cost.shape[0]):
-        cost[h] = _hub_savings(h, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, demand_kg,
-                               demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric, scale,
-                               rid, nxt, prv, first, last, size, load_kg, load_n, dur, d0, t0, tour_nodes,
+        cost[h] = _hub_savings(h, hub_ptr, hub_stops, hub_depot, pair_ptr, pair_i, pair_j, pair_d, a, b, circ,
+                               demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes, metric,
+                               scale, rid, nxt, prv, first, last, size, load_kg, load_n, dur, d0, t0, tour_nodes,
                                route_start)
 
 
@@ -120,9 +120,9 @@ def savings_pairs(stop_hub: np.ndarray, neighbours: np.ndarray, d0: np.ndarray, 
 
 def savings_tours(hub_ptr: np.ndarray, hub_stops: np.ndarray, hub_depot: np.ndarray, pair_ptr: np.ndarray,
                   pair_i: np.ndarray, pair_j: np.ndarray, pair_d: np.ndarray, a: np.ndarray, b: np.ndarray,
-                  demand_kg: np.ndarray, demand_n: np.ndarray, service_s: np.ndarray, speed_kmh: np.ndarray,
-                  cap_kg: np.ndarray, cap_n: np.ndarray, max_duration_s: np.ndarray, max_routes: np.ndarray,
-                  metric: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  circuity: np.ndarray, demand_kg: np.ndarray, demand_n: np.ndarray, service_s: np.ndarray,
+                  speed_kmh: np.ndarray, cap_kg: np.ndarray, cap_n: np.ndarray, max_duration_s: np.ndarray,
+                  max_routes: np.ndarray, metric: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clarke-Wright routes of every hub: ``(tour_nodes int32[m], route_start int8[m], cost float64[H])``.
 
     Hub ``h`` routes the stops ``hub_stops[hub_ptr[h]:hub_ptr[h + 1]]`` (node ids) from depot node
@@ -140,7 +140,7 @@ def savings_tours(hub_ptr: np.ndarray, hub_stops: np.ndarray, hub_depot: np.ndar
     _savings(np.ascontiguousarray(hub_ptr, np.int64), np.ascontiguousarray(hub_stops, i32),
              np.ascontiguousarray(hub_depot, i32), np.ascontiguousarray(pair_ptr, np.int64),
              np.ascontiguousarray(pair_i, i32), np.ascontiguousarray(pair_j, i32), np.ascontiguousarray(pair_d, f64),
-             *(np.ascontiguousarray(x, f64) for x in (a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                                                     max_duration_s, max_routes)),
+             *(np.ascontiguousarray(x, f64) for x in (a, b, circuity, demand_kg, demand_n, service_s, speed_kmh,
+                                                     cap_kg, cap_n, max_duration_s, max_routes)),
              int(metric), float(scale), tour_nodes, route_start, cost)
     return tour_nodes, route_start, cost

@@ -14,7 +14,8 @@ keep it linear in the number of stops and fast on large instances:
   except the K neighbour distances of each stop and its distance to the
   depot, computed once (:func:`neighbour_distances`, O(n K)); great-circle
   distances come from unit vectors (``2 R asin(chord / 2)``, no trigonometry
-  but one arcsine), added to the node rows by :func:`prepare_nodes`;
+  but one arcsine), added to the node rows by :func:`prepare_nodes`, times the
+  two ends' circuity multipliers' mean (:func:`kernels._scalar.build`);
 * the distance into each routed stop from its predecessor is cached
   (``ed``, kept up to date by every removal and insertion), so a position
   next to a neighbour costs one new distance;
@@ -51,14 +52,15 @@ import numpy as np
 from numba import njit
 
 from kernels._scalar import GREAT_CIRCLE
-from kernels.core.host import chord_km, leg_seconds, point_distance
+from kernels.core.host import chord_km, leg_seconds, node_distance, pair_circuity
 from kernels.cpu.distance import unit_vectors
 
-# node columns of ``node`` (float64[n + 1, N_NODE]; row n is the depot); X, Y, Z (the unit vector of
-# great-circle points) and DEPOT (distance to the depot) are derived by :func:`prepare_nodes`
-A, B, KG, NP, SVC, SPD, X, Y, Z, DEPOT = range(10)
-N_INPUT = 6
-N_NODE = 10
+# node columns of ``node`` (float64[n + 1, N_NODE]; row n is the depot; CIRC is the node's circuity
+# multiplier); X, Y, Z (the unit vector of great-circle points) and DEPOT (distance to the depot) are
+# derived by :func:`prepare_nodes`
+A, B, KG, NP, SVC, SPD, CIRC, X, Y, Z, DEPOT = range(11)
+N_INPUT = 7
+N_NODE = 11
 # ``ns`` columns (int32[n, 3])
 SUCC, PRED, ROUTE = 0, 1, 2
 # ``ri`` columns (int32[R, 3])
@@ -97,8 +99,9 @@ def _randint(rng, k):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def _dist(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
     if metric == GREAT_CIRCLE:  # the haversine distance, from the chord between unit vectors
-        return chord_km(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
-    return point_distance(metric, scale, node[u, A], node[u, B], node[v, A], node[v, B])
+        return (chord_km(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
+                * pair_circuity(node[u, CIRC], node[v, CIRC]))
+    return node_distance(metric, scale, node[u, CIRC], node[v, CIRC], node[u, A], node[u, B], node[v, A], node[v, B])
 
 
 def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:

@@ -17,14 +17,14 @@ _cut_cost = _split.cut_cost
 
 
 @njit(cache=True)
-def _split_one(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes,
+def _split_one(nodes, depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes,
                metric, scale, start):  # type: ignore[no-untyped-def]
     """Optimal cut of one tour into ``start``; returns its distance or +inf."""
     n = nodes.shape[0]
     fws = np.empty(FLOAT_SLOTS * (n + 1))
     iws = np.empty(INT_SLOTS * (n + 1), np.int32)
     cost, needs_layers = _split_unlimited(
-        nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes,
+        nodes, depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n, max_dur, max_routes,
         metric, scale, fws, iws, start,
     )
     if not needs_layers:
@@ -36,39 +36,39 @@ def _split_one(nodes, depot, a, b, demand_kg, demand_n, service_s, speed_kmh, ca
 
 
 @njit(parallel=True, cache=True)
-def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                 max_duration_s, max_routes, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
+def _split_tours(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                 cap_n, max_duration_s, max_routes, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for t in prange(tour_cost.shape[0]):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
         tour_cost[t] = _split_one(
-            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], max_routes[t], metric, scale, route_start[lo:hi],
         )
 
 
 @njit(parallel=True, cache=True)
-def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                  max_duration_s, metric, scale, counts):  # type: ignore[no-untyped-def]
+def _route_counts(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                  cap_n, max_duration_s, metric, scale, counts):  # type: ignore[no-untyped-def]
     for t in prange(counts.shape[0]):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
         fws = np.empty(FLOAT_SLOTS * (hi - lo + 1))
         counts[t] = _greedy_count(
-            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws, np.empty(0, np.int8),
         )
 
 
 @njit(parallel=True, cache=True)
-def _next_fit(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-              max_duration_s, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
+def _next_fit(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+              cap_n, max_duration_s, metric, scale, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for t in prange(tour_cost.shape[0]):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
         n = hi - lo
         fws = np.empty(FLOAT_SLOTS * (n + 1))
-        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
                               cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws, route_start[lo:hi])
         tour_cost[t] = math.inf if count < 0 else _cut_cost(route_start[lo:hi], fws[0:n + 1], fws[n + 1:2 * (n + 1)])
 
@@ -81,6 +81,7 @@ def split_tours(
     tour_depot: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    circuity: np.ndarray,
     demand_kg: np.ndarray,
     demand_n: np.ndarray,
     service_s: np.ndarray,
@@ -108,8 +109,8 @@ def split_tours(
     })
     route_start = np.zeros(len(tour_nodes), dtype=np.int8)
     tour_cost = np.empty(n_tours, dtype=np.float64)
-    _split_tours(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
-                             cap_kg, cap_n, max_duration_s),
+    _split_tours(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg, demand_n, service_s,
+                             speed_kmh, cap_kg, cap_n, max_duration_s),
                  np.ascontiguousarray(max_routes, np.int32), int(metric), float(scale), route_start, tour_cost)
     return route_start, tour_cost
 
@@ -126,6 +127,7 @@ def route_counts(
     tour_depot: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    circuity: np.ndarray,
     demand_kg: np.ndarray,
     demand_n: np.ndarray,
     service_s: np.ndarray,
@@ -145,8 +147,8 @@ def route_counts(
         "tour_depot": tour_depot, "cap_kg": cap_kg, "cap_n": cap_n, "max_duration_s": max_duration_s,
     })
     counts = np.empty(n_tours, dtype=np.int32)
-    _route_counts(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
-                              cap_kg, cap_n, max_duration_s), int(metric), float(scale), counts)
+    _route_counts(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg, demand_n, service_s,
+                              speed_kmh, cap_kg, cap_n, max_duration_s), int(metric), float(scale), counts)
     return counts
 
 
@@ -156,6 +158,7 @@ def next_fit_tours(
     tour_depot: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    circuity: np.ndarray,
     demand_kg: np.ndarray,
     demand_n: np.ndarray,
     service_s: np.ndarray,
@@ -175,6 +178,6 @@ def next_fit_tours(
     })
     route_start = np.zeros(len(tour_nodes), dtype=np.int8)
     tour_cost = np.empty(n_tours, dtype=np.float64)
-    _next_fit(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh,
-                          cap_kg, cap_n, max_duration_s), int(metric), float(scale), route_start, tour_cost)
+    _next_fit(*_tour_args(tour_ptr, tour_nodes, tour_depot, a, b, circuity, demand_kg, demand_n, service_s,
+                          speed_kmh, cap_kg, cap_n, max_duration_s), int(metric), float(scale), route_start, tour_cost)
     return route_start, tour_cost

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from kernels.core.distance import build_elements, check_pairs, check_points, check_routes
+from kernels.core.distance import build_elements, check_nodes, check_pairs, check_points, check_routes
 from kernels.cuda import _core, _launch
 
 _route_length = build_elements(cuda.jit(device=True, inline=True), _core).route_length
 _point_distance = _core.point_distance
+_node_distance = _core.node_distance
 _embed = _core.embed
 
 
@@ -27,9 +28,11 @@ def _pair_distances(a1, b1, a2, b2, metric, scale, out):  # type: ignore[no-unty
 
 
 @cuda.jit(cache=True)
-def _node_distances(frm, to, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+def _node_distances(frm, to, a, b, circ, metric, scale, out):  # type: ignore[no-untyped-def]
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        out[i] = _point_distance(metric, scale, a[frm[i]], b[frm[i]], a[to[i]], b[to[i]])
+        u = frm[i]
+        v = to[i]
+        out[i] = _node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
 
 
 @cuda.jit(cache=True)
@@ -39,9 +42,9 @@ def _unit_vectors(lat, lon, out):  # type: ignore[no-untyped-def]
 
 
 @cuda.jit(cache=True)
-def _route_lengths(route_ptr, route_nodes, route_depot, a, b, metric, scale, out):  # type: ignore[no-untyped-def]
+def _route_lengths(route_ptr, route_nodes, route_depot, a, b, circ, metric, scale, out):  # type: ignore[no-untyped-def]
     for r in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, metric, scale)
+        out[r] = _route_length(r, route_ptr, route_nodes, route_depot, a, b, circ, metric, scale)
 
 
 def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int, scale: float) -> Any:
@@ -59,26 +62,28 @@ def pair_distances(a1: Any, b1: Any, a2: Any, b2: Any, metric: int, scale: float
     return out
 
 
-def node_distances(frm: Any, to: Any, a: Any, b: Any, metric: int, scale: float) -> Any:
-    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) (device float64[n])."""
+def node_distances(frm: Any, to: Any, a: Any, b: Any, circuity: Any, metric: int, scale: float) -> Any:
+    """Distance between node ``frm[i]`` and node ``to[i]`` of (a, b) with their ``circuity`` multipliers
+    (device float64[n])."""
     if frm.shape != to.shape or len(frm.shape) != 1:
         raise ValueError(f"frm and to must be 1-D arrays of one length, not {frm.shape} and {to.shape}")
+    check_nodes(a, b, circuity)
     n = int(frm.shape[0])
     out = _launch.device_empty(n, np.float64)
     if n:
         f64, i32 = np.float64, np.int32
         _node_distances[_launch.launch_config(n)](
             _launch.to_device(frm, i32), _launch.to_device(to, i32), _launch.to_device(a, f64),
-            _launch.to_device(b, f64), int(metric), float(scale), out,
+            _launch.to_device(b, f64), _launch.to_device(circuity, f64), int(metric), float(scale), out,
         )
     return out
 
 
 def route_lengths(
-    route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any, metric: int, scale: float
+    route_ptr: Any, route_nodes: Any, route_depot: Any, a: Any, b: Any, circuity: Any, metric: int, scale: float
 ) -> Any:
     """Length of each route, depot -> its nodes in order -> depot (device float64[R]; empty routes are 0)."""
-    n_routes = check_routes(route_ptr, route_depot, a, b)
+    n_routes = check_routes(route_ptr, route_depot, a, b, circuity)
     out = _launch.device_empty(n_routes, np.float64)
     if n_routes:
         blocks, threads = _launch.launch_config(n_routes)
@@ -86,7 +91,7 @@ def route_lengths(
             _launch.to_device(route_ptr, np.int64), _launch.to_device(route_nodes, np.int32),
             _launch.to_device(route_depot, np.int32),
             _launch.to_device(a, np.float64), _launch.to_device(b, np.float64),
-            int(metric), float(scale), out,
+            _launch.to_device(circuity, np.float64), int(metric), float(scale), out,
         )
     return out
 

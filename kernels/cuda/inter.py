@@ -51,13 +51,13 @@ def _reset_kernel(first_empty, n_routes):  # type: ignore[no-untyped-def]
 
 
 @cuda.jit(cache=True)
-def _stats_kernel(routes, route_len, route_depot, route_group, a, b, kg, pn, svc, spd, metric, scale,
+def _stats_kernel(routes, route_len, route_depot, route_group, a, b, circ, kg, pn, svc, spd, metric, scale,
                   route_dirty, node_int, node_f, route_f, first_empty):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for r in range(start, route_len.shape[0], stride):
         if route_dirty[r]:
-            _route_stats(r, routes, route_len, route_depot, a, b, kg, pn, svc, spd, metric, scale,
+            _route_stats(r, routes, route_len, route_depot, a, b, circ, kg, pn, svc, spd, metric, scale,
                          node_int, node_f, route_f)
         if route_len[r] == 0:
             cuda.atomic.min(first_empty, route_group[r], r)
@@ -73,14 +73,14 @@ def _groups_kernel(first_empty, prev_empty, group_dirty):  # type: ignore[no-unt
 
 
 @cuda.jit(cache=True)
-def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+def _eval_kernel(route_len, route_depot, route_group, neighbours, a, b, circ, kg, pn, svc, spd,
                  cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
                  first_empty, route_dirty, group_dirty, gain, move):  # type: ignore[no-untyped-def]
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for u in range(start, node_int.shape[0], stride):
         if _stale(u, neighbours, route_group, node_int, route_dirty, group_dirty):
-            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, kg, pn, svc, spd,
+            _eval_stop(u, route_len, route_depot, route_group, neighbours, a, b, circ, kg, pn, svc, spd,
                        cap_kg, cap_n, max_dur, metric, scale, width, node_int, node_f, route_f,
                        first_empty, gain, move)
 
@@ -167,7 +167,7 @@ def _on_device(x: Any) -> tuple[Any, bool]:
 
 
 def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: Any, neighbours: Any,
-                  a: Any, b: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any,
+                  a: Any, b: Any, circuity: Any, demand_kg: Any, demand_n: Any, service_s: Any, speed_kmh: Any,
                   cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int, scale: float,
                   max_rounds: int) -> int:
     """Improve routes by inter-route moves in place on the GPU; return the number of moves applied.
@@ -176,13 +176,13 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     """
     n_nodes = a.shape[0]
     check_inputs(routes, route_len, route_depot, route_group, neighbours, n_nodes,
-                 (cap_kg, cap_n, max_duration_s), (a, b, demand_kg, demand_n, service_s, speed_kmh))
+                 (cap_kg, cap_n, max_duration_s), (a, b, circuity, demand_kg, demand_n, service_s, speed_kmh))
     groups = n_groups(route_group if isinstance(route_group, np.ndarray)
                       else _launch.to_host(_on_device(route_group)[0]))
     d_routes, routes_copied = _on_device(routes)
     d_len, len_copied = _on_device(route_len)
-    d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd, d_cap_kg, d_cap_n, d_max = (
-        _on_device(x)[0] for x in (route_depot, route_group, neighbours, a, b, demand_kg, demand_n,
+    d_depot, d_group, d_nb, d_a, d_b, d_circ, d_kg, d_pn, d_svc, d_spd, d_cap_kg, d_cap_n, d_max = (
+        _on_device(x)[0] for x in (route_depot, route_group, neighbours, a, b, circuity, demand_kg, demand_n,
                                    service_s, speed_kmh, cap_kg, cap_n, max_duration_s))
     n_routes, width = routes.shape
     node_int = _view(arrays.full((n_nodes, 4), -1, np.int32))  # hubs stay -1 (see the CPU kernel)
@@ -202,10 +202,10 @@ def improve_inter(routes: Any, route_len: Any, route_depot: Any, route_group: An
     applied = 0
     for _ in range(int(max_rounds)):
         _reset_kernel[_grid(groups)](first_empty, n_routes)
-        _stats_kernel[_grid(n_routes)](d_routes, d_len, d_depot, d_group, d_a, d_b, d_kg, d_pn, d_svc,
+        _stats_kernel[_grid(n_routes)](d_routes, d_len, d_depot, d_group, d_a, d_b, d_circ, d_kg, d_pn, d_svc,
                                        d_spd, metric, scale, route_dirty, node_int, node_f, route_f, first_empty)
         _groups_kernel[_grid(groups)](first_empty, prev_empty, group_dirty)
-        _eval_kernel[_grid(n_nodes)](d_len, d_depot, d_group, d_nb, d_a, d_b, d_kg, d_pn, d_svc, d_spd,
+        _eval_kernel[_grid(n_nodes)](d_len, d_depot, d_group, d_nb, d_a, d_b, d_circ, d_kg, d_pn, d_svc, d_spd,
                                      d_cap_kg, d_cap_n, d_max, metric, scale, width, node_int, node_f,
                                      route_f, first_empty, route_dirty, group_dirty, gain, move)
         accepted = candidates.select(gain, move, n_routes)

@@ -44,7 +44,7 @@ _delta = _intra.delta
 _acceptable = _intra.acceptable
 _apply = _intra.apply
 _totals = _intra.totals
-_point_distance = _core.point_distance
+_node_distance = _core.node_distance
 
 
 @cache
@@ -52,7 +52,7 @@ def _kernel(threads: int) -> Callable:
     """The improvement kernel for blocks of ``threads`` (a power of two: shared arrays and the tree reduction)."""
 
     @cuda.jit(cache=True)
-    def improve(rows, routes, route_len, route_depot, a, b, service_s, speed_kmh, max_duration_s, metric, scale,
+    def improve(rows, routes, route_len, route_depot, a, b, circ, service_s, speed_kmh, max_duration_s, metric, scale,
                 max_passes, granular_k, confirm, tabs, spds, perms, locs, poss, nns, acts, out):  # type: ignore[no-untyped-def]
         tid = cuda.threadIdx.x
         slot = cuda.blockIdx.x
@@ -89,7 +89,7 @@ def _kernel(threads: int) -> Callable:
                 elif x < y:
                     u = loc[x]
                     v = loc[y]
-                    d = _point_distance(metric, scale, a[u], b[u], a[v], b[v])
+                    d = _node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
                     tab[x * m + y] = d
                     tab[y * m + x] = d
             if tid == 0:
@@ -178,6 +178,7 @@ def improve_intra(
     route_depot: Any,
     a: Any,
     b: Any,
+    circuity: Any,
     service_s: Any,
     speed_kmh: Any,
     max_duration_s: Any,
@@ -216,7 +217,8 @@ def improve_intra(
     _kernel(threads)[blocks, threads](
         _launch.to_device(rows, i32), d_routes, _launch.to_device(route_len, i32),
         _launch.to_device(route_depot, i32),
-        _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(service_s, f64),
+        _launch.to_device(a, f64), _launch.to_device(b, f64), _launch.to_device(circuity, f64),
+        _launch.to_device(service_s, f64),
         _launch.to_device(speed_kmh, f64), _launch.to_device(max_duration_s, f64), int(metric), float(scale),
         int(max_passes), granular_k, bool(confirm),
         _launch.device_empty((blocks, (width + 1) ** 2), f64), _launch.device_empty((blocks, width + 1), f64),

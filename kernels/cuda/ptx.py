@@ -69,35 +69,36 @@ SIGNATURES: dict[str, str | dict[str, str]] = {
     "arrays._copy": "i4[:] i4[:]",  # the padded routes, flattened
     "arrays._rows_differ": "i4[:,:] i4[:,:] b1[:]",
     "distance._pair_distances": f"{_F8} {_F8} {_F8} {_F8} int float {_F8}",
-    "distance._node_distances": f"{_I4} {_I4} {_F8} {_F8} int float {_F8}",
+    "distance._node_distances": f"{_I4} {_I4} {_F8} {_F8} {_F8} int float {_F8}",
     "distance._unit_vectors": f"{_F8} {_F8} f8[:,:]",
-    "distance._route_lengths": f"{_I8} {_I4} {_I4} {_F8} {_F8} int float {_F8}",
+    "distance._route_lengths": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} int float {_F8}",
     "hilbert._hilbert_keys": f"{_F8} {_F8} float float float float {_I8}",
     # qa qb k metric scale, the HubGrid scalars (a0 b0 wa wb na nb origin slack_a slack_b), its arrays, outputs
     "nearest._nearest_hubs": f"{_F8} {_F8} int int float float float float float int int float float float "
                              f"{_I8} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_I8} {_I4} i4[:,:] f8[:,:]",
-    # tour_ptr nodes depot a b kg n svc spd cap_kg cap_n dur routes metric scale fws iws route_start cost needs
-    "split._unlimited_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_I4} "
-                               f"int float {_F8} {_I4} i1[:] {_F8} i1[:]",
+    # tour_ptr nodes depot a b circ kg n svc spd cap_kg cap_n dur routes metric scale fws iws route_start cost
+    # needs
+    "split._unlimited_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
+                               f"{_I4} int float {_F8} {_I4} i1[:] {_F8} i1[:]",
     "split._layers_kernel": f"{_I4} {_I8} {_I8} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_I4} {_F8} {_I4} "
                             f"{_F8} {_I4} i1[:] {_F8}",
-    "split._counts_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
+    "split._counts_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
                             f"int float {_F8} {_I4}",
-    "split._next_fit_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
+    "split._next_fit_kernel": f"{_I8} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
                               f"int float {_F8} i1[:] {_F8}",
-    # hub_ptr stops depot pair_ptr pair_i pair_j pair_d, ten node/hub arrays, metric scale, 6 int + 5 float
+    # hub_ptr stops depot pair_ptr pair_i pair_j pair_d, eleven node/hub arrays, metric scale, 6 int + 5 float
     # scratch, tour_nodes route_start cost
-    "savings._savings_kernel": f"{_I8} {_I4} {_I4} {_I8} {_I4} {_I4} {_F8} " + " ".join([_F8] * 10)
+    "savings._savings_kernel": f"{_I8} {_I4} {_I4} {_I8} {_I4} {_I4} {_F8} " + " ".join([_F8] * 11)
                                + f" int float {' '.join([_I4] * 6)} {' '.join([_F8] * 5)} {_I4} i1[:] {_F8}",
-    # rows routes len depot a b svc spd dur metric scale passes k confirm, then the per-block workspace and out
-    f"intra._kernel({FACTORY_THREADS})": f"{_I4} i4[:,:] {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} "
+    # rows routes len depot a b circ svc spd dur metric scale passes k confirm, then the per-block workspace, out
+    f"intra._kernel({FACTORY_THREADS})": f"{_I4} i4[:,:] {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
                                          "int float int int bool f8[:,:] f8[:,:] i4[:,:] i4[:,:] i4[:,:] i4[:,:] "
                                          f"b1[:,:] {_F8}",
     "inter._reset_kernel": f"{_I4} int",
-    "inter._stats_kernel": f"i4[:,:] {_I4} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} int float b1[:] "
+    "inter._stats_kernel": f"i4[:,:] {_I4} {_I4} {_I4} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} int float b1[:] "
                            f"i4[:,:] f8[:,:] f8[:,:] {_I4}",
     "inter._groups_kernel": f"{_I4} {_I4} b1[:]",
-    "inter._eval_kernel": f"{_I4} {_I4} {_I4} i4[:,:] {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
+    "inter._eval_kernel": f"{_I4} {_I4} {_I4} i4[:,:] {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} {_F8} "
                           f"int float int i4[:,:] f8[:,:] f8[:,:] {_I4} b1[:] b1[:] {_F8} i4[:,:]",
     "inter._copy_kernel": "i4[:,:] i4[:,:]",
     "inter._apply_kernel": f"{_I4} i4[:,:] i4[:,:] {_I4} i4[:,:] i4[:,:]",

@@ -26,7 +26,7 @@ _cut_cost = _split.cut_cost
 
 
 @cuda.jit(cache=True)
-def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
                       cap_n, max_duration_s, max_routes, metric, scale, fws, iws, route_start, tour_cost,
                       needs_layers):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), tour_cost.shape[0], cuda.gridsize(1)):
@@ -35,7 +35,7 @@ def _unlimited_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_
         base = lo + t
         rows = hi - lo + 1
         cost, needs = _split_unlimited(
-            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], max_routes[t], metric, scale,
             fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)], iws[INT_SLOTS * base:INT_SLOTS * (base + rows)],
             route_start[lo:hi],
@@ -64,30 +64,30 @@ def _layers_kernel(todo, layer_ptr, tour_ptr, tour_nodes, demand_kg, demand_n, s
 
 
 @cuda.jit(cache=True)
-def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                   max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
+def _counts_kernel(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                   cap_n, max_duration_s, metric, scale, fws, counts):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), counts.shape[0], cuda.gridsize(1)):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
         base = lo + t
         rows = hi - lo + 1
         counts[t] = _greedy_count(
-            tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+            tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
             cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)],
             tour_nodes[0:0],
         )
 
 
 @cuda.jit(cache=True)
-def _next_fit_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
-                     max_duration_s, metric, scale, fws, route_start, tour_cost):  # type: ignore[no-untyped-def]
+def _next_fit_kernel(tour_ptr, tour_nodes, tour_depot, a, b, circ, demand_kg, demand_n, service_s, speed_kmh, cap_kg,
+                     cap_n, max_duration_s, metric, scale, fws, route_start, tour_cost):  # type: ignore[no-untyped-def]
     for t in range(cuda.grid(1), tour_cost.shape[0], cuda.gridsize(1)):
         lo = tour_ptr[t]
         hi = tour_ptr[t + 1]
         base = lo + t
         rows = hi - lo + 1
         ws = fws[FLOAT_SLOTS * base:FLOAT_SLOTS * (base + rows)]
-        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, demand_kg, demand_n, service_s, speed_kmh,
+        count = _greedy_count(tour_nodes[lo:hi], tour_depot[t], a, b, circ, demand_kg, demand_n, service_s, speed_kmh,
                               cap_kg[t], cap_n[t], max_duration_s[t], metric, scale, ws, route_start[lo:hi])
         if count < 0:
             tour_cost[t] = math.inf
@@ -95,9 +95,9 @@ def _next_fit_kernel(tour_ptr, tour_nodes, tour_depot, a, b, demand_kg, demand_n
             tour_cost[t] = _cut_cost(route_start[lo:hi], ws[0:rows], ws[rows:2 * rows])
 
 
-def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
-                 service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int,
-                 scale: float) -> Any:
+def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, circuity: Any, demand_kg: Any,
+                 demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+                 metric: int, scale: float) -> Any:
     """GPU :func:`kernels.cpu.split.route_counts`: one thread per tour; int32[T] on the device."""
     ptr_host = np.asarray(_launch.to_host(tour_ptr), dtype=np.int64)
     n_tours = check_tours(ptr_host, tour_nodes, {
@@ -111,16 +111,16 @@ def route_counts(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any
     _counts_kernel[_launch.launch_config(n_tours)](
         _launch.to_device(ptr_host, np.int64), _launch.to_device(tour_nodes, i32),
         _launch.to_device(tour_depot, i32), _launch.to_device(a, f64), _launch.to_device(b, f64),
-        *(_launch.to_device(x, f64) for x in (demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+        *(_launch.to_device(x, f64) for x in (circuity, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                               max_duration_s)),
         int(metric), float(scale), fws, counts,
     )
     return counts
 
 
-def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, demand_kg: Any, demand_n: Any,
-                   service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any, metric: int,
-                   scale: float) -> tuple[Any, Any]:
+def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: Any, circuity: Any, demand_kg: Any,
+                   demand_n: Any, service_s: Any, speed_kmh: Any, cap_kg: Any, cap_n: Any, max_duration_s: Any,
+                   metric: int, scale: float) -> tuple[Any, Any]:
     """GPU :func:`kernels.cpu.split.next_fit_tours`: one thread per tour; device arrays out."""
     ptr_host = np.asarray(_launch.to_host(tour_ptr), dtype=np.int64)
     n_tours = check_tours(ptr_host, tour_nodes, {
@@ -136,7 +136,7 @@ def next_fit_tours(tour_ptr: Any, tour_nodes: Any, tour_depot: Any, a: Any, b: A
     _next_fit_kernel[_launch.launch_config(n_tours)](
         _launch.to_device(ptr_host, np.int64), _launch.to_device(tour_nodes, i32),
         _launch.to_device(tour_depot, i32), _launch.to_device(a, f64), _launch.to_device(b, f64),
-        *(_launch.to_device(x, f64) for x in (demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
+        *(_launch.to_device(x, f64) for x in (circuity, demand_kg, demand_n, service_s, speed_kmh, cap_kg, cap_n,
                                               max_duration_s)),
         int(metric), float(scale), fws, route_start, tour_cost,
     )
@@ -149,6 +149,7 @@ def split_tours(
     tour_depot: Any,
     a: Any,
     b: Any,
+    circuity: Any,
     demand_kg: Any,
     demand_n: Any,
     service_s: Any,
@@ -187,8 +188,8 @@ def split_tours(
         return route_start, tour_cost
     _unlimited_kernel[_launch.launch_config(n_tours)](
         d_ptr, d_nodes, _launch.to_device(tour_depot, i32), _launch.to_device(a, f64), _launch.to_device(b, f64),
-        d_kg, d_n, d_svc, _launch.to_device(speed_kmh, f64), d_cap_kg, d_cap_n, d_dur, d_routes,
-        int(metric), float(scale), fws, iws, route_start, tour_cost, needs_layers,
+        _launch.to_device(circuity, f64), d_kg, d_n, d_svc, _launch.to_device(speed_kmh, f64), d_cap_kg, d_cap_n,
+        d_dur, d_routes, int(metric), float(scale), fws, iws, route_start, tour_cost, needs_layers,
     )
     todo = np.flatnonzero(_launch.to_host(needs_layers)).astype(i32)
     if len(todo):

@@ -1,14 +1,17 @@
 """The road sample the search is calibrated on: each stop's nearest neighbours and its hub, both ways, O(n k).
 
-The kernels plan on estimates (great-circle km x circuity, and per-stop
-speeds in ``leg_seconds``). With a road engine, the run first fetches the
-road legs the search looks at most (each stop to its ``k`` nearest stops
-and back, and to and from its hub) and keeps them per stop
-(:class:`NodeRoads`, ``O(n k)``, never ``n x n``). From them it fits the
-run's circuity (the median ratio of road km to great-circle km) and every
-stop's speed (its legs' median ratio of estimated to road seconds), so
-that the estimates the search uses for any other pair are the road
-network's as seen around that stop (:class:`Calibration`).
+The kernels plan on estimates (great-circle km x circuity x the mean of the
+two ends' circuity multipliers, and per-stop speeds in ``leg_seconds``). With
+a road engine, the run first fetches the road legs the search looks at most
+(each stop to its ``k`` nearest stops and back, and to and from its hub) and
+keeps them per stop (:class:`NodeRoads`, ``O(n k)``, never ``n x n``). From
+them it fits the run's circuity (the median ratio of road km to great-circle
+km), every stop's own circuity (the median ratio over its own legs, as a
+multiplier of the run's) and every stop's speed (its legs' median ratio of
+estimated to road seconds, the estimate already with both circuities, so
+that the speed corrects time only), so that the estimates the search uses
+for any other pair are the road network's as seen around its two ends
+(:class:`Calibration`).
 """
 from __future__ import annotations
 
@@ -31,6 +34,12 @@ MIN_FIT_LEGS = 10
 #: bounds of a fitted circuity and of a stop's speed correction (a guard against a bad snap)
 CIRCUITY_BOUNDS = (1.0, 3.0)
 SPEED_BOUNDS = (0.25, 4.0)
+#: bounds of a stop's own circuity relative to the run's (a guard against a bad snap; the stop's circuity also
+#: stays within CIRCUITY_BOUNDS)
+NODE_CIRCUITY_BOUNDS = (0.5, 2.0)
+#: fewest usable legs (of its 2 k neighbour legs and 2 hub legs) for a stop's own circuity; below it the
+#: stop keeps the run's (multiplier 1.0)
+MIN_NODE_LEGS = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,11 @@ class Calibration:
     unroutable: int  # legs the engine found no route for (left out)
     fit_legs: int  # legs the circuity was fitted on
     speed_ratio: tuple[float, float, float]  # 10th, 50th, 90th percentile of fitted / given speed
+    #: float64[n], each stop's circuity relative to ``circuity`` (planner.model.Nodes.circuity), 1.0 where it
+    #: has fewer than MIN_NODE_LEGS usable legs or the per-stop fit is off
+    stop_circuity: np.ndarray
+    circuity_stops: int  # stops with a circuity of their own
+    stop_circuity_spread: tuple[float, float, float]  # 10th, 50th, 90th percentile of circuity x stop_circuity
 
 
 def sample_roads(engine: RoadEngine, lat: np.ndarray, lon: np.ndarray, hub: np.ndarray, hub_lat: np.ndarray,
@@ -104,8 +118,9 @@ def sample_roads(engine: RoadEngine, lat: np.ndarray, lon: np.ndarray, hub: np.n
 
 def calibrate(roads: NodeRoads, lat: np.ndarray, lon: np.ndarray, hub: np.ndarray, hub_lat: np.ndarray,
               hub_lon: np.ndarray, speed_kmh: np.ndarray, hub_speed_kmh: float, circuity: float,
-              compute: Compute) -> Calibration:
-    """Fit the run's circuity and each stop's speed to the road sample (see the module docstring)."""
+              compute: Compute, per_stop: bool = True) -> Calibration:
+    """Fit the run's circuity, each stop's own (``per_stop``) and each stop's speed to the road sample (see the
+    module docstring)."""
     n, k = roads.neighbour.shape
     has = roads.neighbour >= 0
     i = np.repeat(np.arange(n), k).reshape(n, k)[has]
@@ -125,20 +140,51 @@ def calibrate(roads: NodeRoads, lat: np.ndarray, lon: np.ndarray, hub: np.ndarra
     c = circuity
     if int(fit.sum()) >= MIN_FIT_LEGS:
         c = float(np.clip(np.median(road_km[fit] / gc[fit]), *CIRCUITY_BOUNDS))
-    est_s = scalar.leg_seconds(c * gc, speed_kmh[stop], o_speed)
+    mult, own = np.ones(n), np.zeros(n, bool)
+    if per_stop:
+        mult, own = fit_stop_circuity(stop[fit], road_km[fit] / gc[fit], n, c)
+    # the estimate the kernels make for each leg (hubs keep the run's circuity), so the speeds correct time only
+    o_mult = np.concatenate([mult[j], mult[j], np.ones(2 * n)])
+    est_s = scalar.leg_seconds(c * gc * scalar.pair_circuity(mult[stop], o_mult), speed_kmh[stop], o_speed)
     use = routable & (est_s >= MIN_FIT_S) & (road_s > 0)
     factor = np.ones(n)
-    if use.any():
-        ratio = road_s[use] / est_s[use]
-        by = stop[use]
-        sort = np.lexsort((ratio, by))
-        by, ratio = by[sort], ratio[sort]
-        start = np.flatnonzero(np.r_[True, by[1:] != by[:-1]])
-        count = np.diff(np.r_[start, by.size])
-        lo = ratio[start + (count - 1) // 2]
-        hi = ratio[start + count // 2]
-        factor[by[start]] = np.clip(0.5 * (lo + hi), *SPEED_BOUNDS)
+    ratio, _ = median_by(stop[use], road_s[use] / est_s[use], n)
+    fitted_stop = ~np.isnan(ratio)
+    factor[fitted_stop] = np.clip(ratio[fitted_stop], *SPEED_BOUNDS)
     fitted = speed_kmh / factor
     q = np.percentile(fitted / speed_kmh, [10, 50, 90]) if n else np.ones(3)
+    qc = np.percentile(c * mult, [10, 50, 90]) if n else np.full(3, c)
     return Calibration(circuity=c, speed_kmh=fitted, legs=int(road_km.size), unroutable=int((~routable).sum()),
-                       fit_legs=int(fit.sum()), speed_ratio=(float(q[0]), float(q[1]), float(q[2])))
+                       fit_legs=int(fit.sum()), speed_ratio=(float(q[0]), float(q[1]), float(q[2])),
+                       stop_circuity=mult, circuity_stops=int(own.sum()),
+                       stop_circuity_spread=(float(qc[0]), float(qc[1]), float(qc[2])))
+
+
+def fit_stop_circuity(stop: np.ndarray, ratio: np.ndarray, n: int, circuity: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``n`` stops' circuity relative to the run's ``circuity``, and whether it has one of its own.
+
+    A stop's own is the median road / great-circle ``ratio`` of its usable legs (``stop`` names each leg's
+    stop) over ``circuity``, within NODE_CIRCUITY_BOUNDS (and the stop's circuity within CIRCUITY_BOUNDS); a
+    stop with fewer than MIN_NODE_LEGS legs keeps 1.0.
+    """
+    med, count = median_by(stop, ratio, n)
+    own = count >= MIN_NODE_LEGS
+    lo = max(circuity * NODE_CIRCUITY_BOUNDS[0], CIRCUITY_BOUNDS[0])
+    hi = min(circuity * NODE_CIRCUITY_BOUNDS[1], CIRCUITY_BOUNDS[1])
+    out = np.ones(n)
+    out[own] = np.clip(med[own], lo, hi) / circuity
+    return out, own
+
+
+def median_by(group: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The median of ``value`` per ``group`` (ids 0..n-1; NaN where a group has no value) and each group's count."""
+    med = np.full(n, np.nan)
+    count = np.zeros(n, np.int64)
+    if group.size:
+        sort = np.lexsort((value, group))
+        by, v = group[sort], value[sort]
+        start = np.flatnonzero(np.r_[True, by[1:] != by[:-1]])
+        size = np.diff(np.r_[start, by.size])
+        med[by[start]] = 0.5 * (v[start + (size - 1) // 2] + v[start + size // 2])
+        count[by[start]] = size
+    return med, count

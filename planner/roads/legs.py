@@ -102,17 +102,20 @@ def _drop_over_shift(tour: np.ndarray, km: np.ndarray, sec: np.ndarray, service:
 
 def road_plan(schedule: Schedule, route_hub: np.ndarray, stops: Stops, hubs: Hubs, road_lat: np.ndarray,
               road_lon: np.ndarray, hub_road_lat: np.ndarray, hub_road_lon: np.ndarray, speed_kmh: np.ndarray,
-              circuity: float, engine: RoadEngine, compute: Compute, settings: Settings) -> RoadPlan:
+              circuity: float, stop_circuity: np.ndarray | None, engine: RoadEngine, compute: Compute,
+              settings: Settings) -> RoadPlan:
     """The routes of ``schedule`` on road legs (see the module docstring).
 
-    ``road_lat``/``road_lon`` are the stops' snapped points (requests), ``speed_kmh``
-    and ``circuity`` the calibrated estimates (for a leg the engine cannot route).
+    ``road_lat``/``road_lon`` are the stops' snapped points (requests), ``speed_kmh``,
+    ``circuity`` and ``stop_circuity`` (each stop's multiplier of it, None: 1.0) the
+    calibrated estimates (for a leg the engine cannot route).
     """
     route_ptr, flat = route_lists(schedule)
     n_routes = route_ptr.size - 1
     hub_speed = settings.speeds.suburban_kmh
     node_speed = np.concatenate([speed_kmh, np.full(hubs.size, hub_speed)])
     node_lat, node_lon = np.r_[stops.lat, hubs.lat], np.r_[stops.lon, hubs.lon]  # for legs the roads cannot route
+    node_circuity = None if stop_circuity is None else np.r_[stop_circuity, np.ones(hubs.size)]
     new_lists: list[np.ndarray] = []
     legs_km: list[np.ndarray] = []
     legs_s: list[np.ndarray] = []
@@ -138,6 +141,8 @@ def road_plan(schedule: Schedule, route_hub: np.ndarray, stops: Stops, hubs: Hub
                 d = compute.pair_distances(node_lat[node[i]], node_lon[node[i]], node_lat[node[j]],
                                            node_lon[node[j]])
                 d = d * (circuity / compute.scale)
+                if node_circuity is not None:
+                    d = d * scalar.pair_circuity(node_circuity[node[i]], node_circuity[node[j]])
                 km, sec = km.copy(), sec.copy()
                 km[i, j] = d
                 sec[i, j] = scalar.leg_seconds(d, node_speed[node[i]], node_speed[node[j]])

@@ -65,6 +65,9 @@ class GroupInput:
     budget: Budget | None = None
     #: the circuity fitted to road legs (planner.run.roads); None: ``settings.circuity``
     circuity: float | None = None
+    #: float64[n], each stop's circuity relative to ``circuity``, fitted to its own road legs
+    #: (planner.roads.calibrate); None: 1.0 for every stop (the run-wide circuity alone)
+    stop_circuity: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -129,9 +132,11 @@ def group_size(settings: Settings, compute: Compute) -> int:
 
 
 def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: np.ndarray, hubs: Hubs,
-                 settings: Settings, compute: Compute, circuity: float | None = None) -> list[GroupInput]:
+                 settings: Settings, compute: Compute, circuity: float | None = None,
+                 stop_circuity: np.ndarray | None = None) -> list[GroupInput]:
     """Cut a run into hub groups from its stops, each stop's ``hub`` and whether it is ``routable``
-    (``circuity``: a fitted value for the groups' metric, see GroupInput.circuity).
+    (``circuity``: a fitted value for the groups' metric, see GroupInput.circuity; ``stop_circuity``: float64[S],
+    every stop's multiplier of it, see GroupInput.stop_circuity).
 
     The improve stage's effort and cap are shared in proportion to routable stops (see ImproveSettings.budget).
     """
@@ -154,7 +159,8 @@ def group_inputs(stops: Stops, hub: np.ndarray, routable: np.ndarray, hilbert: n
             index=g, hubs=members, fleet=hubs.take(members), stop=s.astype(np.int64), hub=local[hub[s]],
             lat=stops.lat[s], lon=stops.lon[s], weight_kg=stops.weight_kg[s], n_parcels=stops.n_parcels[s],
             tier=stops.tier[s], speed_kmh=stops.speed_kmh[s], service_s=stops.service_s[s], hilbert=hilbert[s],
-            settings=settings, run_stops=int(idx.size), circuity=circuity))
+            settings=settings, run_stops=int(idx.size), circuity=circuity,
+            stop_circuity=None if stop_circuity is None else stop_circuity[s]))
     return out
 
 
@@ -164,7 +170,7 @@ def plan_group(group: GroupInput) -> GroupResult:
     compute = Compute.open(settings.backend, group.metric, group.scale)
     compute.warm_up()  # a no-op where the process compiled already (in-process); on a Dask worker, not timed
     nodes = Nodes.build(group.lat, group.lon, group.weight_kg, group.n_parcels, group.service_s, group.speed_kmh,
-                        group.fleet, settings.speeds.suburban_kmh)
+                        group.fleet, settings.speeds.suburban_kmh, group.stop_circuity)
     meter = _StageMeter(compute)
     with meter.stage("route"):
         routes, reasons, neighbours = build_routes(group.hub, group.tier, group.hilbert, nodes, group.fleet,

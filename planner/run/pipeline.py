@@ -152,18 +152,19 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
     with clock.stage("assign"):
         assignment = assign_stops(stops, hubs, settings, compute)
     routable_mask = assignment.status == S.PLANNED
-    planned_stops, circuity, shapes = stops, None, None
+    planned_stops, circuity, stop_circuity, shapes = stops, None, None, None
     # Hilbert keys depend on the bounding box of all stops: computed once, in the first stage that needs them
     hilbert = None
     if roads is not None:
         with clock.stage("roads"):
             hilbert = compute.hilbert_keys(stops.lat, stops.lon)
-            planned_stops, circuity = roads.calibrate(stops, routable_mask, assignment.hub, hubs, hilbert, compute)
+            planned_stops, circuity, stop_circuity = roads.calibrate(stops, routable_mask, assignment.hub, hubs,
+                                                                     hilbert, compute)
     with clock.stage("hubs"):
         if hilbert is None:
             hilbert = compute.hilbert_keys(stops.lat, stops.lon)
         groups = group_inputs(planned_stops, assignment.hub, routable_mask, hilbert, hubs, settings, compute,
-                              circuity)
+                              circuity, stop_circuity)
         where = runner.describe()
         log.info("planning %d hub groups (%s)", len(groups), where["mode"])
         merged = merge_groups(runner.map(plan_group, groups), stops.size)

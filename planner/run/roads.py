@@ -5,8 +5,9 @@ the engine in two stages around the hub groups:
 
 - ``roads`` (after assign): the routable stops and the hubs are snapped once;
   each stop's ``k`` nearest stops and its hub are fetched both ways
-  (:mod:`planner.roads.calibrate`, O(n k)); the run's circuity and each stop's
-  speed are fitted to them, and the hub groups plan on those estimates;
+  (:mod:`planner.roads.calibrate`, O(n k)); the run's circuity, each stop's
+  own circuity and each stop's speed are fitted to them, and the hub groups
+  plan on those estimates;
 - ``road legs`` (after the groups): every route is re-sequenced on its own
   road matrix and its legs, ETAs, duration and cost are the road figures in
   the order driven (:mod:`planner.roads.legs`).
@@ -62,11 +63,13 @@ class RoadRun:
     fit: Calibration | None = None
     speed_kmh: np.ndarray | None = None  # float64[S], calibrated where routable
     circuity: float | None = None  # the search's circuity: fitted, else the settings'
+    stop_circuity: np.ndarray | None = None  # float64[S], each stop's multiplier of it; None: 1.0 everywhere
     result: RoadPlan | None = None
 
     def calibrate(self, stops: Stops, routable: np.ndarray, stop_hub: np.ndarray, hubs: Hubs,
-                  hilbert: np.ndarray, compute: Compute) -> tuple[Stops, float]:
-        """Snap, sample and fit (stage ``roads``): the stops with their fitted speeds and the run's circuity."""
+                  hilbert: np.ndarray, compute: Compute) -> tuple[Stops, float, np.ndarray | None]:
+        """Snap, sample and fit (stage ``roads``): the stops with their fitted speeds, the run's circuity and
+        each stop's circuity multiplier (float64[S], 1.0 where not routable; None without a per-stop fit)."""
         idx = np.flatnonzero(routable).astype(np.int64)
         self.routable = idx
         snapped = self.engine.snap(stops.lat[idx], stops.lon[idx])
@@ -83,22 +86,26 @@ class RoadRun:
                                    roads.neighbours, compute)
         speed = stops.speed_kmh.copy()
         circuity = self.settings.circuity
+        multiplier = None
         if roads.calibrate:
             self.fit = calibrate(self.sample, stops.lat[idx], stops.lon[idx], hub, hubs.lat, hubs.lon,
                                  stops.speed_kmh[idx], self.settings.speeds.suburban_kmh, self.settings.circuity,
-                                 compute)
+                                 compute, per_stop=roads.node_circuity)
             speed[idx] = self.fit.speed_kmh
             circuity = self.fit.circuity
-        self.speed_kmh, self.circuity = speed, circuity
-        return replace(stops, speed_kmh=speed), circuity
+            if roads.node_circuity:
+                multiplier = np.ones(stops.size)
+                multiplier[idx] = self.fit.stop_circuity
+        self.speed_kmh, self.circuity, self.stop_circuity = speed, circuity, multiplier
+        return replace(stops, speed_kmh=speed), circuity, multiplier
 
     def finish(self, merged: Merged, stops: Stops, hubs: Hubs, compute: Compute) -> Merged:
         """The groups' routes on road legs (stage ``road legs``, after :meth:`calibrate`)."""
         assert self.road_lat is not None and self.road_lon is not None and self.speed_kmh is not None
         assert self.hub_lat is not None and self.hub_lon is not None and self.circuity is not None
         self.result = road_plan(merged.schedule, merged.route_hub, stops, hubs, self.road_lat, self.road_lon,
-                                self.hub_lat, self.hub_lon, self.speed_kmh, self.circuity, self.engine, compute,
-                                self.settings)
+                                self.hub_lat, self.hub_lon, self.speed_kmh, self.circuity, self.stop_circuity,
+                                self.engine, compute, self.settings)
         reasons = np.where(self.result.reasons != NO_REASON, self.result.reasons, merged.route_reasons)
         return replace(merged, schedule=self.result.schedule, route_reasons=reasons.astype(np.int8))
 
@@ -127,10 +134,12 @@ class RoadRun:
             out["node_table"] = {"stops": int(self.sample.neighbour.shape[0]), "neighbours": roads.neighbours,
                                  "entries": self.sample.entries, "bytes": self.sample.nbytes}
         if self.fit is not None:
-            lo, mid, hi = self.fit.speed_ratio
-            out["calibration"] = {"circuity": round(self.fit.circuity, 4), "legs": self.fit.legs,
-                                  "fit_legs": self.fit.fit_legs, "unroutable_legs": self.fit.unroutable,
-                                  "speed_ratio_p10_p50_p90": [round(lo, 3), round(mid, 3), round(hi, 3)]}
+            fit = self.fit
+            out["calibration"] = {"circuity": round(fit.circuity, 4), "legs": fit.legs, "fit_legs": fit.fit_legs,
+                                  "unroutable_legs": fit.unroutable,
+                                  "speed_ratio_p10_p50_p90": [round(x, 3) for x in fit.speed_ratio],
+                                  "circuity_stops": fit.circuity_stops,
+                                  "stop_circuity_p10_p50_p90": [round(x, 3) for x in fit.stop_circuity_spread]}
         else:
             out["calibration"] = None
         if self.result is not None:

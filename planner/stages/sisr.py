@@ -26,7 +26,7 @@ from planner.stages.neighbours import as_local, neighbour_lists
 class Depot:
     """One depot's search problem: node rows (stops, then the depot) and its route limits."""
 
-    node: np.ndarray  # float64[n + 1, 6]: a, b, kg, parcels, service s, speed km/h
+    node: np.ndarray  # float64[n + 1, 7]: a, b, kg, parcels, service s, speed km/h, circuity multiplier
     neighbours: np.ndarray  # int32[n, K]: nearest stops, -1 padded
     limits: tuple[float, float, float, float]  # kg, parcels, shift seconds, routes
 
@@ -54,7 +54,7 @@ def depot_problem(routes: RouteSet, rows: np.ndarray, nodes: Nodes, hubs: Hubs, 
     hub = int(routes.route_hub[rows[0]])
     ids = np.append(stops, nodes.n_stops + hub)
     node = np.column_stack([nodes.a[ids], nodes.b[ids], nodes.demand_kg[ids], nodes.demand_n[ids],
-                            nodes.service_s[ids], nodes.speed_kmh[ids]]).astype(np.float64)
+                            nodes.service_s[ids], nodes.speed_kmh[ids], nodes.circuity[ids]]).astype(np.float64)
     ptr = np.zeros(rows.size + 1, np.int64)
     np.cumsum(lens, out=ptr[1:])
     limits = (float(hubs.capacity_kg[hub]), float(hubs.capacity_parcels[hub]), float(hubs.shift_s[hub]),

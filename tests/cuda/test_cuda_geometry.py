@@ -57,9 +57,16 @@ def test_route_lengths(rng, metric):
     ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     nodes = rng.integers(0, 30, int(ptr[-1])).astype(np.int32)
     depot = rng.integers(0, 30, 21).astype(np.int32)
-    cpu, gpu = both(api.route_lengths, ptr, nodes, depot, a, b, metric, 1.1)
+    cpu, gpu = both(api.route_lengths, ptr, nodes, depot, a, b, rng.uniform(0.5, 2.0, 30), metric, 1.1)
     same_floats(gpu, cpu)
     assert gpu[0] == 0.0
+
+
+def test_node_distances_with_circuity(rng):
+    a, b, circ = rng.uniform(-60, 60, 30), rng.uniform(-60, 60, 30), rng.uniform(0.5, 2.0, 30)
+    frm, to = (rng.integers(0, 30, 50).astype(np.int32) for _ in range(2))
+    cpu, gpu = both(api.node_distances, frm, to, a, b, circ, GREAT_CIRCLE, 1.3)
+    same_floats(gpu, cpu)
 
 
 def test_hilbert_keys(rng):

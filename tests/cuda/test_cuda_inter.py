@@ -20,9 +20,13 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cuda_inter, "THREADS", 4)
 
 
-@pytest.mark.parametrize("metric,seed,n_stops", [(0, 21, 24), (1, 22, 18), (2, 23, 20)])
-def test_routes_equal_cpu(metric: int, seed: int, n_stops: int) -> None:
+@pytest.mark.parametrize("metric,seed,n_stops,per_stop", [(0, 21, 24, False), (1, 22, 18, False),
+                                                          (2, 23, 20, False), (0, 24, 24, True)])
+def test_routes_equal_cpu(metric: int, seed: int, n_stops: int, per_stop: bool) -> None:
     start = cpu_tests.random_instance(seed, metric, n_hubs=2, n_stops=n_stops, per_route=4, k=4)
+    if per_stop:  # each stop's own circuity multiplier (one huge), hubs at 1.0
+        start.circuity = np.r_[np.ones(2), np.random.default_rng(seed).uniform(0.6, 2.0, n_stops)]
+        start.circuity[5] = 40.0
     on_cpu, on_gpu = start.copy(), start.copy()
     moves_cpu = cpu_inter.improve_inter(*on_cpu.args(), 20)
     moves_gpu = cuda_inter.improve_inter(*on_gpu.args(), 20)

@@ -26,7 +26,8 @@ def launches(fn, *args) -> int:
 
 @pytest.mark.parametrize("n_hubs", [2, 9])
 def test_one_launch_per_call_whatever_the_hubs(rng, n_hubs):
-    n, _, nodes, (ptr, pi, pj, pd, _), _ = instance(rng, n_hubs, 10, EUCLID)
+    n, _, (a, b, *demands), circ, (ptr, pi, pj, pd, _), _ = instance(rng, n_hubs, 10, EUCLID)
+    nodes = (a, b, circ, *demands)
     hub_ptr = np.arange(0, n + 1, 10, dtype=np.int64)
     depots = (n + np.arange(n_hubs)).astype(np.int32)
     caps = (np.full(n_hubs, 40.0), np.full(n_hubs, 12.0), np.full(n_hubs, np.inf))

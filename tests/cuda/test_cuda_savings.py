@@ -19,12 +19,12 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(_launch, "THREADS", 2)  # three hubs span two blocks
 
 
-@pytest.mark.parametrize("metric, max_dur", [(EUCLID, math.inf), (GREAT_CIRCLE, 4000.0)])
-def test_savings_matches_cpu(rng, small_blocks, metric, max_dur):
+@pytest.mark.parametrize("metric, max_dur, per_stop", [(EUCLID, math.inf, False), (GREAT_CIRCLE, 4000.0, True)])
+def test_savings_matches_cpu(rng, small_blocks, metric, max_dur, per_stop):
     n_hubs, per_hub = 3, 12
-    n, _, nodes, (ptr, pi, pj, pd, _), scale = instance(rng, n_hubs, per_hub, metric)
+    n, _, (a, b, *demands), circ, (ptr, pi, pj, pd, _), scale = instance(rng, n_hubs, per_hub, metric, per_stop)
     args = (np.arange(0, n + 1, per_hub, dtype=np.int64), np.arange(n, dtype=np.int32),
-            (n + np.arange(n_hubs)).astype(np.int32), ptr, pi, pj, pd, *nodes, np.full(n_hubs, 40.0),
+            (n + np.arange(n_hubs)).astype(np.int32), ptr, pi, pj, pd, a, b, circ, *demands, np.full(n_hubs, 40.0),
             np.full(n_hubs, 12.0), np.full(n_hubs, max_dur), np.full(n_hubs, 30.0), metric, scale)
     tour, start, cost = cpu_savings.savings_tours(*args)
     d_tour, d_start, d_cost = (_launch.to_host(x) for x in cuda_savings.savings_tours(*args))

@@ -34,6 +34,14 @@ def nodes(rng, n, metric):
     return a, b, rng.uniform(1.0, 10.0, n), rng.integers(1, 4, n).astype(np.float64), svc, rng.choice([20.0, 40.0], n)
 
 
+def stop_circuity(rng, n, first_depot):
+    """Circuity multipliers of stops 0..first_depot-1 of their own (one huge), 1.0 for the depots after them."""
+    circ = np.ones(n)
+    circ[:first_depot] = rng.uniform(0.6, 2.0, first_depot)
+    circ[1] = 40.0
+    return circ
+
+
 def padded_routes(lens, width):
     """Route r holds nodes r * width + 0..lens[r]-1 (padded with -1); its depot is node n_routes * width + r."""
     n_routes = lens.size
@@ -77,7 +85,8 @@ def test_split_matches_cpu(rng, small_blocks, metric):
     max_dur = np.where(np.arange(n_tours) % 2 == 0, INF, 3000.0)
     max_dur[-1] = 1e9  # the Bellman DP on the line tour, the window DP on the one before
     max_routes = np.array([0, 3, 4, 1000, 3, 1, 4, 2, 0, 4, 1000, 2, 2, 2], np.int32)
-    args = (ptr, tour_nodes, depots, a, b, kg, pn, svc, spd, cap_kg, cap_n, max_dur, max_routes, metric, 1.2)
+    circ = stop_circuity(rng, 80, 72)  # the line tour (75..78 around depot 79) keeps 1.0
+    args = (ptr, tour_nodes, depots, a, b, circ, kg, pn, svc, spd, cap_kg, cap_n, max_dur, max_routes, metric, 1.2)
     start, cost = cpu_split.split_tours(*args)
     d_start, d_cost = cuda_split.split_tours(*args)
     same_floats(_launch.to_host(d_cost), cost)
@@ -85,8 +94,8 @@ def test_split_matches_cpu(rng, small_blocks, metric):
         np.testing.assert_array_equal(_launch.to_host(d_start), start)
     assert np.isinf(cost).any() and np.isfinite(cost).sum() > 6 and cost[0] == 0.0
     assert start[-8:].tolist() == [1, 0, 1, 0] * 2  # the fleet-limited launch ran
-    counts = cpu_split.route_counts(*args[:11], max_dur, metric, 1.2)
-    np.testing.assert_array_equal(_launch.to_host(cuda_split.route_counts(*args[:11], max_dur, metric, 1.2)), counts)
+    counts = cpu_split.route_counts(*args[:12], max_dur, metric, 1.2)
+    np.testing.assert_array_equal(_launch.to_host(cuda_split.route_counts(*args[:12], max_dur, metric, 1.2)), counts)
 
 
 @pytest.mark.parametrize("metric", [EUCLID, GREAT_CIRCLE])
@@ -96,7 +105,8 @@ def test_intra_matches_cpu(rng, small_blocks, metric):
     lens = np.array([12, 0, 5, 11, 1, 12, 8, 2, 10, 12], np.int32)
     routes, depots = padded_routes(lens, width)
     max_dur = np.where(np.arange(n_routes) % 2 == 0, INF, 2500.0)
-    args = (lens, depots, a, b, svc, spd, max_dur, metric, 1.3, 6, 10)
+    circ = stop_circuity(rng, a.size, n_routes * width)
+    args = (lens, depots, a, b, circ, svc, spd, max_dur, metric, 1.3, 6, 10)
     assert_intra_matches_cpu(routes, args)
 
 
@@ -104,7 +114,8 @@ def test_intra_needs_power_of_two_block(monkeypatch):
     monkeypatch.setattr(_launch, "THREADS", 6)
     with pytest.raises(ValueError, match="THREADS must be a power of two for the block reduction, not 6"):
         cuda_intra.improve_intra(np.zeros((1, 1), np.int32), np.ones(1, np.int32), np.zeros(1, np.int32),
-                                 np.zeros(2), np.zeros(2), np.zeros(2), np.ones(2), np.ones(1), EUCLID, 1.0, 1, 10)
+                                 np.zeros(2), np.zeros(2), np.ones(2), np.zeros(2), np.ones(2), np.ones(1), EUCLID, 1.0,
+                                 1, 10)
 
 
 def test_granular_intra_matches_cpu(rng, small_blocks):
@@ -115,5 +126,5 @@ def test_granular_intra_matches_cpu(rng, small_blocks):
     lens = np.array([width, 3, width - 2], np.int32)
     routes, depots = padded_routes(lens, width)
     max_dur = np.array([INF, INF, 6000.0])
-    args = (lens, depots, a, b, svc, spd, max_dur, EUCLID, 1.0, 8, 4)
+    args = (lens, depots, a, b, np.ones(a.size), svc, spd, max_dur, EUCLID, 1.0, 8, 4)
     assert_intra_matches_cpu(routes, args)

@@ -19,8 +19,8 @@ from tests.loads import make_load  # noqa: E402
 
 #: small vehicles (25 kg), so each hub has several routes and the inter-route search moves stops
 HUBS = [(40.75, -73.99, 8, 25.0), (40.70, -73.90, 8, 25.0), (40.80, -73.85, 8, 25.0)]
-#: float64 node arrays the kernels read: a, b, demand_kg, demand_n, service_s, speed_kmh
-NODE_ARRAYS = 6
+#: float64 node arrays the kernels read: a, b, demand_kg, demand_n, service_s, speed_kmh, circuity
+NODE_ARRAYS = 7
 SETTINGS = Settings(backend="cuda", cluster=ClusterSettings(cuda_group_stops=50),
                     improve=ImproveSettings(time_cap_s=600.0, max_rounds=6, effort_s=0.0))
 

@@ -5,11 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from numba import njit
 
 from kernels import api
 from kernels._scalar import EARTH_RADIUS_KM, EUCLID, EUCLID_ROUND, GREAT_CIRCLE, reference
 from kernels.backend import BackendUnavailable, _cuda_problem
-from kernels.cpu.distance import pair_distances, route_lengths
+from kernels.core import host
+from kernels.cpu.distance import node_distances, pair_distances, route_lengths
 from tests import naive
 
 
@@ -60,34 +62,90 @@ def test_pair_distances_length_mismatch():
 
 
 
+def random_routes(rng, n_nodes, n_routes):
+    """CSR routes over ``n_nodes`` nodes: the first three empty, one stop, two stops."""
+    sizes = rng.integers(0, 8, n_routes)
+    sizes[: min(3, n_routes)] = [0, 1, 2][: min(3, n_routes)]
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    nodes = rng.integers(0, n_nodes, int(ptr[-1])).astype(np.int32)
+    return ptr, nodes, rng.integers(0, n_nodes, n_routes).astype(np.int32)
+
+
 @pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID, EUCLID_ROUND])
 @pytest.mark.parametrize("n_routes", [0, 1, 40])
 def test_route_lengths_match_naive(rng, metric, n_routes):
     a, b = random_points(rng, 60, metric)
-    sizes = rng.integers(0, 8, n_routes)
-    sizes[: min(3, n_routes)] = [0, 1, 2][: min(3, n_routes)]  # empty, single stop, two stops
-    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    nodes = rng.integers(0, 60, int(ptr[-1])).astype(np.int32)
-    depot = rng.integers(0, 60, n_routes).astype(np.int32)
-    got = route_lengths(ptr, nodes, depot, a, b, metric, 1.2)
+    ptr, nodes, depot = random_routes(rng, 60, n_routes)
+    circ = rng.uniform(0.5, 2.0, 60)
+    got = route_lengths(ptr, nodes, depot, a, b, circ, metric, 1.2)
     assert got.dtype == np.float64 and got.shape == (n_routes,)
-    np.testing.assert_allclose(got, naive.route_lengths(ptr, nodes, depot, a, b, metric, 1.2), rtol=1e-12)
+    np.testing.assert_allclose(got, naive.route_lengths(ptr, nodes, depot, a, b, metric, 1.2, circ), rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID, EUCLID_ROUND])
+def test_node_distances_with_circuity_match_numpy(rng, metric):
+    a, b = random_points(rng, 50, metric)
+    circ = rng.uniform(0.5, 2.0, 50)
+    circ[7] = 40.0
+    frm, to = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    got = node_distances(frm, to, a, b, circ, metric, 1.3)
+    np.testing.assert_allclose(got, naive.node_distances(frm, to, a, b, circ, metric, 1.3), rtol=1e-12, atol=1e-9)
+    want = [reference.node_distance(metric, 1.3, circ[u], circ[v], a[u], b[u], a[v], b[v]) for u, v in zip(frm, to)]
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    # symmetric, so reversing a route segment never changes its length
+    np.testing.assert_array_equal(node_distances(to, frm, a, b, circ, metric, 1.3), got)
+
+
+@njit
+def run_wide_route_lengths(ptr, nodes, depot, a, b, metric, scale):  # type: ignore[no-untyped-def]
+    """Route lengths as the kernels summed them before per-node circuity: the run-wide scale alone."""
+    out = np.zeros(ptr.size - 1)
+    for r in range(ptr.size - 1):
+        if ptr[r + 1] > ptr[r]:
+            prev = depot[r]
+            total = 0.0
+            for j in range(ptr[r], ptr[r + 1]):
+                total += host.point_distance(metric, scale, a[prev], b[prev], a[nodes[j]], b[nodes[j]])
+                prev = nodes[j]
+            out[r] = total + host.point_distance(metric, scale, a[prev], b[prev], a[depot[r]], b[depot[r]])
+    return out
+
+
+@pytest.mark.parametrize("metric", [GREAT_CIRCLE, EUCLID, EUCLID_ROUND])
+def test_unit_circuity_is_bit_identical_to_the_run_wide_scale(rng, metric):
+    a, b = random_points(rng, 60, metric)
+    ones = np.ones(60)
+    ptr, nodes, depot = random_routes(rng, 60, 40)
+    np.testing.assert_array_equal(route_lengths(ptr, nodes, depot, a, b, ones, metric, 1.3),
+                                  run_wide_route_lengths(ptr, nodes, depot, a, b, metric, 1.3))
+    frm, to = rng.integers(0, 60, 300), rng.integers(0, 60, 300)
+    np.testing.assert_array_equal(node_distances(frm, to, a, b, ones, metric, 1.3),
+                                  pair_distances(a[frm], b[frm], a[to], b[to], metric, 1.3))
 
 
 def test_route_lengths_hand_checked():
     a = np.array([0.0, 3.0, 3.0])
     b = np.array([0.0, 0.0, 4.0])
     ptr = np.array([0, 2, 2, 3])
-    got = route_lengths(ptr, np.array([1, 2, 1], np.int32), np.array([0, 0, 2], np.int32), a, b, EUCLID, 1.0)
+    got = route_lengths(ptr, np.array([1, 2, 1], np.int32), np.array([0, 0, 2], np.int32), a, b, np.ones(3), EUCLID,
+                        1.0)
     assert got.tolist() == [12.0, 0.0, 8.0]  # 3 + 4 + 5; empty route; there and back
+    # node 2's multiplier 3.0: its legs count (1 + 3) / 2 = 2 times
+    got = route_lengths(ptr, np.array([1, 2, 1], np.int32), np.array([0, 0, 2], np.int32), a, b,
+                        np.array([1.0, 1.0, 3.0]), EUCLID, 1.0)
+    assert got.tolist() == [3.0 + 8.0 + 10.0, 0.0, 16.0]
 
 
 def test_route_lengths_bad_shapes():
     with pytest.raises(ValueError, match="route_depot has 1 entries for 2 routes"):
         route_lengths(np.array([0, 1, 2]), np.zeros(2, np.int32), np.zeros(1, np.int32),
-                      np.zeros(3), np.zeros(3), EUCLID, 1.0)
+                      np.zeros(3), np.zeros(3), np.ones(3), EUCLID, 1.0)
     with pytest.raises(ValueError, match="route_ptr must hold R \\+ 1 offsets"):
-        route_lengths(np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1), np.zeros(1), 1, 1.0)
+        route_lengths(np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1), np.zeros(1),
+                      np.ones(1), 1, 1.0)
+    with pytest.raises(ValueError, match="node arrays differ in length: a 3, b 3, circuity 2"):
+        route_lengths(np.array([0, 1]), np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(3), np.zeros(3),
+                      np.ones(2), EUCLID, 1.0)
 
 
 def test_api_cpu_forwards_to_the_cpu_kernels(rng):

@@ -145,7 +145,25 @@ def improving_kinds(inst: naive.InterInstance) -> set[int]:
 
 @pytest.mark.parametrize("metric,seed", [(0, 1), (1, 2), (2, 3), (0, 4)])
 def test_best_move_per_stop_matches_naive(metric: int, seed: int) -> None:
+    assert_best_moves_match_naive(random_instance(seed, metric))
+
+
+@pytest.mark.parametrize("metric,seed", [(0, 5), (1, 6)])
+def test_stop_circuity_moves_match_naive_and_shorten(metric: int, seed: int) -> None:
+    # each stop's own circuity multiplier (one huge), hubs at 1.0: gains and the run measure legs with them
     inst = random_instance(seed, metric)
+    n_hubs = int(inst.route_depot.max()) + 1
+    inst.circuity = np.r_[np.ones(n_hubs), np.random.default_rng(seed).uniform(0.6, 2.0, len(inst.a) - n_hubs)]
+    inst.circuity[n_hubs + 4] = 40.0
+    assert_best_moves_match_naive(inst)
+    start = inst.copy()
+    assert improve_inter(*inst.args(), 100) > 0
+    assert_plan_rules(start, inst)
+    assert total_distance(inst) < total_distance(start) - inter.MIN_GAIN
+
+
+def assert_best_moves_match_naive(inst: naive.InterInstance) -> None:
+    """Every stop's best move and gain equal the naive evaluation's (ties: any of the best)."""
     gain, move = best_moves(*inst.args())
     found = 0
     for lst in inst.lists():
@@ -299,4 +317,4 @@ def test_bad_dtype_is_named() -> None:
     with pytest.raises(ValueError, match=r"^routes must be an int32 array of shape \[R, L\]$"):
         improve_inter(inst.routes.astype(np.int64), *inst.args()[1:], 1)
     with pytest.raises(ValueError, match=r"^cap_kg, cap_n and max_duration_s must be float64"):
-        improve_inter(*inst.args()[:11], inst.cap_kg.astype(np.float32), *inst.args()[12:], 1)
+        improve_inter(*inst.args()[:12], inst.cap_kg.astype(np.float32), *inst.args()[13:], 1)

@@ -46,7 +46,7 @@ def test_crossing_square_is_uncrossed():
     a = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
     b = np.array([0.0, 1.0, 1.0, 0.0, -1.0])
     routes, lens = pad([[0, 1, 2, 3]])
-    dist = improve_intra(routes, lens, np.array([4], np.int32), a, b, np.zeros(5), np.full(5, 30.0),
+    dist = improve_intra(routes, lens, np.array([4], np.int32), a, b, np.ones(5), np.zeros(5), np.full(5, 30.0),
                          np.array([INF]), EUCLID, 1.0, 10, GRANULAR_K)
     assert dist[0] == pytest.approx(3.0 + 2.0 * math.sqrt(1.25), abs=1e-12)
     assert routes[0].tolist() in ([0, 2, 1, 3], [3, 1, 2, 0])
@@ -65,22 +65,27 @@ def random_instance(rng, n_routes, max_len, metric):
     return a, b, svc, spd, routes_list, depots
 
 
-def durations(routes_list, depots, a, b, svc, spd, metric, scale):
-    return np.array([naive.intra_figures([int(d), *r, int(d)], a, b, svc, spd, metric, scale) for r,
+def durations(routes_list, depots, a, b, svc, spd, metric, scale, circuity=None):
+    return np.array([naive.intra_figures([int(d), *r, int(d)], a, b, svc, spd, metric, scale, circuity) for r,
                      d in zip(routes_list, depots)])
 
 
-@pytest.mark.parametrize("metric,scale", [(GREAT_CIRCLE, 1.3), (EUCLID, 0.01)])
-def test_random_routes_shorter_feasible_permuted(rng, metric, scale):
+@pytest.mark.parametrize("metric,scale,per_stop", [(GREAT_CIRCLE, 1.3, False), (EUCLID, 0.01, False),
+                                                   (GREAT_CIRCLE, 1.3, True)])
+def test_random_routes_shorter_feasible_permuted(rng, metric, scale, per_stop):
     a, b, svc, spd, routes_list, depots = random_instance(rng, 30, 25, metric)
-    before = durations(routes_list, depots, a, b, svc, spd, metric, scale)
+    circ = np.ones(a.size)
+    if per_stop:  # stops with circuity multipliers of their own, one of them huge (depots at 1.0)
+        circ[:depots[0]] = rng.uniform(0.6, 2.0, depots[0])
+        circ[max(routes_list, key=len)[0]] = 40.0
+    before = durations(routes_list, depots, a, b, svc, spd, metric, scale, circ)
     # Shifts around the current durations: some routes are feasible with little room, some are not.
     max_dur = before[:, 1] * rng.uniform(0.97, 1.03, len(depots))
     max_dur[::5] = INF
     routes, lens = pad(routes_list, width=27)
-    dist = improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, metric, scale, 50, GRANULAR_K)
+    dist = improve_intra(routes, lens, depots, a, b, circ, svc, spd, max_dur, metric, scale, 50, GRANULAR_K)
     after_list = [routes[r, :lens[r]].tolist() for r in range(len(lens))]
-    after = durations(after_list, depots, a, b, svc, spd, metric, scale)
+    after = durations(after_list, depots, a, b, svc, spd, metric, scale, circ)
     assert (routes[:, 25:] == -1).all()
     for r, (old, new) in enumerate(zip(routes_list, after_list)):
         assert sorted(new) == old, r
@@ -99,8 +104,8 @@ def test_no_improving_move_remains(rng, granular_k):
     a, b, svc, spd, routes_list, depots = random_instance(rng, 8, 45, GREAT_CIRCLE)
     assert max(map(len, routes_list)) > FULL_UPTO
     routes, lens = pad(routes_list)
-    dist = improve_intra(routes, lens, depots, a, b, svc, spd, np.full(len(depots), INF), GREAT_CIRCLE, 1.0, 1000,
-                         granular_k)
+    dist = improve_intra(routes, lens, depots, a, b, np.ones(a.size), svc, spd, np.full(len(depots), INF), GREAT_CIRCLE,
+                         1.0, 1000, granular_k)
     for r in range(len(depots)):
         path = [int(depots[r]), *routes[r, :lens[r]].tolist(), int(depots[r])]
         pts = np.radians(np.stack([a[path], b[path]], axis=1))
@@ -132,7 +137,7 @@ def test_parity_with_naive_search(rng, metric):
     before = durations(routes_list, depots, a, b, svc, spd, metric, 1.0)
     max_dur = np.where(np.arange(len(depots)) % 2 == 0, INF, before[:, 1] * 1.01)
     routes, lens = pad(routes_list)
-    improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, metric, 1.0, 4, GRANULAR_K)
+    improve_intra(routes, lens, depots, a, b, np.ones(a.size), svc, spd, max_dur, metric, 1.0, 4, GRANULAR_K)
     for r, stops in enumerate(routes_list):
         path = [int(depots[r]), *stops, int(depots[r])]
         expect = naive.intra_improve(path, a, b, svc, spd, max_dur[r], metric, 1.0, 4)[1:-1]
@@ -147,7 +152,7 @@ def test_granular_parity_with_naive_search(rng):
     before = durations(routes_list, depots, a, b, svc, spd, EUCLID_ROUND, 1.0)
     max_dur = np.array([INF, before[1, 1] * 1.01, before[2, 1] * 0.99])
     routes, lens = pad(routes_list)
-    improve_intra(routes, lens, depots, a, b, svc, spd, max_dur, EUCLID_ROUND, 1.0, 12, 4)
+    improve_intra(routes, lens, depots, a, b, np.ones(a.size), svc, spd, max_dur, EUCLID_ROUND, 1.0, 12, 4)
     for r, stops in enumerate(routes_list):
         path = [int(depots[r]), *stops, int(depots[r])]
         expect = naive.intra_improve(path, a, b, svc, spd, max_dur[r], EUCLID_ROUND, 1.0, 12, 4)[1:-1]
@@ -158,7 +163,7 @@ def test_granular_parity_with_naive_search(rng):
 def test_rejects_bad_layout():
     with pytest.raises(TypeError, match="routes must be a C-contiguous int32 NumPy array"):
         improve_intra(np.zeros((1, 2), np.int64), np.ones(1, np.int32), np.zeros(1, np.int32), np.zeros(3),
-                      np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1, GRANULAR_K)
+                      np.zeros(3), np.ones(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1, GRANULAR_K)
     with pytest.raises(ValueError, match=r"route_len must lie in 0\.\.2 \(the padded width\)"):
         improve_intra(np.zeros((1, 2), np.int32), np.full(1, 3, np.int32), np.zeros(1, np.int32), np.zeros(3),
-                      np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1, GRANULAR_K)
+                      np.zeros(3), np.ones(3), np.zeros(3), np.ones(3), np.ones(1), EUCLID, 1.0, 1, GRANULAR_K)

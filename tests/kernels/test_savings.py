@@ -6,15 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from kernels._scalar import EUCLID, GREAT_CIRCLE, reference
+from kernels._scalar import EUCLID, GREAT_CIRCLE
 from kernels.cpu.savings import savings_pairs, savings_tours
 from planner.device import Compute
 from planner.stages.neighbours import neighbour_lists
 from tests import naive
 
 
-def instance(rng: np.random.Generator, n_hubs: int, per_hub: int, metric: int):
-    """Stops scattered around ``n_hubs`` depots (nodes: stops, then depots) and their sorted savings pairs."""
+def instance(rng: np.random.Generator, n_hubs: int, per_hub: int, metric: int, per_stop: bool = False):
+    """Stops scattered around ``n_hubs`` depots (nodes: stops, then depots), their circuity multipliers (1.0, or
+    with ``per_stop`` each stop's own, one of them huge) and their sorted savings pairs."""
     n = n_hubs * per_hub
     hub = np.repeat(np.arange(n_hubs), per_hub)
     if metric == GREAT_CIRCLE:
@@ -28,34 +29,39 @@ def instance(rng: np.random.Generator, n_hubs: int, per_hub: int, metric: int):
     pn = np.r_[rng.integers(1, 3, n).astype(float), np.zeros(n_hubs)]
     svc = np.r_[rng.uniform(30, 120, n), np.zeros(n_hubs)]
     spd = np.r_[rng.choice([22.0, 38.0, 60.0], n), np.full(n_hubs, 38.0)]
+    circ = np.r_[rng.uniform(0.6, 2.0, n), np.ones(n_hubs)] if per_stop else np.ones(n + n_hubs)
+    if per_stop:
+        circ[3] = 40.0
     compute = Compute.open("cpu", metric, 1.3 if metric == GREAT_CIRCLE else 1.0)
     near = neighbour_lists(compute.embed(a[:n], b[:n]), 6, hub)
     dist = np.where(near >= 0, 0.0, np.inf)
     rows, cols = np.nonzero(near >= 0)
-    dist[rows, cols] = [reference.point_distance(metric, compute.scale, a[i], b[i], a[j], b[j])
+    dist[rows, cols] = [naive.node_distance(metric, compute.scale, circ, a, b, i, j)
                         for i, j in zip(rows, near[rows, cols])]
-    d0 = np.array([reference.point_distance(metric, compute.scale, a[n + hub[s]], b[n + hub[s]], a[s], b[s])
-                   for s in range(n)])
+    d0 = np.array([naive.node_distance(metric, compute.scale, circ, a, b, n + hub[s], s) for s in range(n)])
     ptr, pi, pj, pd, saving = savings_pairs(hub, near, d0, dist, n_hubs)
-    return n, hub, (a, b, kg, pn, svc, spd), (ptr, pi, pj, pd, saving), compute.scale
+    return n, hub, (a, b, kg, pn, svc, spd), circ, (ptr, pi, pj, pd, saving), compute.scale
 
 
-@pytest.mark.parametrize("metric, max_dur, vehicles", [(EUCLID, math.inf, 30), (GREAT_CIRCLE, 4000.0, 30),
-                                                       (GREAT_CIRCLE, math.inf, 2)])
-def test_kernel_merges_like_the_textbook(rng, metric, max_dur, vehicles):
+@pytest.mark.parametrize("metric, max_dur, vehicles, per_stop", [
+    (EUCLID, math.inf, 30, False), (GREAT_CIRCLE, 4000.0, 30, False), (GREAT_CIRCLE, math.inf, 2, False),
+    (GREAT_CIRCLE, 4000.0, 30, True)])
+def test_kernel_merges_like_the_textbook(rng, metric, max_dur, vehicles, per_stop):
     n_hubs, per_hub = 3, 25
-    n, hub, nodes, (ptr, pi, pj, pd, saving), scale = instance(rng, n_hubs, per_hub, metric)
+    n, hub, nodes, circ, (ptr, pi, pj, pd, saving), scale = instance(rng, n_hubs, per_hub, metric, per_stop)
     assert np.all(saving > 0) and all(np.all(np.diff(-saving[ptr[h]:ptr[h + 1]]) >= 0) for h in range(n_hubs))
     hub_ptr = np.arange(0, n + 1, per_hub, dtype=np.int64)
     hub_stops = np.arange(n, dtype=np.int32)
     depots = (n + np.arange(n_hubs)).astype(np.int32)
     caps = np.full(n_hubs, 40.0), np.full(n_hubs, 12.0), np.full(n_hubs, max_dur), np.full(n_hubs, float(vehicles))
-    tour, start, cost = savings_tours(hub_ptr, hub_stops, depots, ptr, pi, pj, pd, *nodes, *caps, metric, scale)
+    a, b, *demands = nodes
+    tour, start, cost = savings_tours(hub_ptr, hub_stops, depots, ptr, pi, pj, pd, a, b, circ, *demands, *caps, metric,
+                                      scale)
     for h in range(n_hubs):
         lo, hi = hub_ptr[h], hub_ptr[h + 1]
         pairs = list(zip(pi[ptr[h]:ptr[h + 1]].tolist(), pj[ptr[h]:ptr[h + 1]].tolist(), pd[ptr[h]:ptr[h + 1]]))
         want_tour, want_start, want_cost = naive.savings_routes(list(range(lo, hi)), n + h, pairs, *nodes, 40.0, 12.0,
-                                                                max_dur, vehicles, metric, scale)
+                                                                max_dur, vehicles, metric, scale, circ)
         assert tour[lo:hi].tolist() == want_tour and start[lo:hi].tolist() == want_start
         assert cost[h] == pytest.approx(want_cost, rel=1e-12) if math.isfinite(want_cost) else cost[h] == math.inf
     if vehicles == 2:
@@ -65,7 +71,7 @@ def test_kernel_merges_like_the_textbook(rng, metric, max_dur, vehicles):
 
 
 def test_pairs_are_unique_positive_and_per_hub(rng):
-    n, hub, _, (ptr, pi, pj, pd, saving), _ = instance(rng, 2, 30, EUCLID)
+    n, hub, _, _, (ptr, pi, pj, pd, saving), _ = instance(rng, 2, 30, EUCLID)
     keys = set(zip(pi.tolist(), pj.tolist()))
     assert len(keys) == pi.size and np.all(pi < pj)
     for h in range(2):

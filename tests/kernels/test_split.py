@@ -28,21 +28,30 @@ def random_nodes(rng, n_nodes, metric):
     }
 
 
+def circuity(nodes):
+    """The nodes' circuity multipliers (1.0 unless the test set some)."""
+    return nodes.get("circ", np.ones(len(nodes["a"])))
+
+
 def run_split(tours, depots, nodes, cap_kg, cap_n, max_dur, max_routes, metric, scale):
     ptr = np.concatenate([[0], np.cumsum([len(t) for t in tours])]).astype(np.int64)
     flat = np.concatenate([np.asarray(t, np.int32) for t in tours]) if ptr[-1] else np.zeros(0, np.int32)
     return ptr, split_tours(
-        ptr, flat, np.asarray(depots, np.int32), nodes["a"], nodes["b"], nodes["kg"], nodes["n"], nodes["svc"],
-        nodes["spd"], np.asarray(cap_kg, np.float64), np.asarray(cap_n, np.float64),
+        ptr, flat, np.asarray(depots, np.int32), nodes["a"], nodes["b"], circuity(nodes), nodes["kg"], nodes["n"],
+        nodes["svc"], nodes["spd"], np.asarray(cap_kg, np.float64), np.asarray(cap_n, np.float64),
         np.asarray(max_dur, np.float64), np.asarray(max_routes, np.int32), metric, scale,
     )
 
 
-@pytest.mark.parametrize("metric,scale", [(EUCLID, 1.0), (GREAT_CIRCLE, 1.3)])
-def test_split_equals_brute_force(rng, metric, scale):
+@pytest.mark.parametrize("metric,scale,per_stop", [(EUCLID, 1.0, False), (GREAT_CIRCLE, 1.3, False),
+                                                   (GREAT_CIRCLE, 1.3, True)])
+def test_split_equals_brute_force(rng, metric, scale, per_stop):
     n_stops, n_hubs, n_tours = 60, 3, 40
     nodes = random_nodes(rng, n_stops + n_hubs, metric)
     nodes["svc"][n_stops:] = 0.0
+    if per_stop:  # stops with circuity multipliers of their own (one of them huge), hubs at 1.0
+        nodes["circ"] = np.r_[rng.uniform(0.6, 2.0, n_stops), np.ones(n_hubs)]
+        nodes["circ"][7] = 40.0
     tours, depots, cap_kg, cap_n, max_dur, max_routes = [], [], [], [], [], []
     for t in range(n_tours):
         n = int(rng.integers(0, 10))
@@ -134,7 +143,7 @@ def test_split_infeasible_and_empty():
 
 def test_split_rejects_bad_layout():
     nodes = line_nodes([0.0, 1.0], [0.0, 1.0])
-    args = (nodes["a"], nodes["b"], nodes["kg"], nodes["n"], nodes["svc"], nodes["spd"])
+    args = (nodes["a"], nodes["b"], circuity(nodes), nodes["kg"], nodes["n"], nodes["svc"], nodes["spd"])
     one = np.ones(1)
     with pytest.raises(ValueError, match=r"tour_ptr must rise from 0 to len\(tour_nodes\) = 1"):
         split_tours(np.array([0, 2]), np.array([1], np.int32), np.array([0], np.int32), *args, one, one, one,
@@ -157,8 +166,9 @@ def test_route_counts_equal_fewest_routes_for_capacities(rng):
     for max_dur in (np.full(len(tours), INF), rng.uniform(500.0, 3000.0, len(tours))):
         ptr = np.concatenate([[0], np.cumsum([len(t) for t in tours])]).astype(np.int64)
         flat = np.concatenate(tours).astype(np.int32)
-        counts = route_counts(ptr, flat, np.full(len(tours), n_stops, np.int32), nodes["a"], nodes["b"], nodes["kg"],
-                              nodes["n"], nodes["svc"], nodes["spd"], cap_kg, cap_n, max_dur, EUCLID, 1.0)
+        counts = route_counts(ptr, flat, np.full(len(tours), n_stops, np.int32), nodes["a"], nodes["b"],
+                              circuity(nodes), nodes["kg"], nodes["n"], nodes["svc"], nodes["spd"], cap_kg, cap_n,
+                              max_dur, EUCLID, 1.0)
         for t, tour in enumerate(tours):
             fewest = naive.split_fewest_routes(list(tour), n_stops, nodes, cap_kg[t], cap_n[t], max_dur[t], EUCLID, 1.0)
             if np.isinf(max_dur[t]):

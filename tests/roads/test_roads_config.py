@@ -11,6 +11,7 @@ def test_defaults_mean_no_engine():
     s = RoadSettings()
     assert s.engine == "none" and not s.enabled and make_engine(s) is None
     assert s.max_table_size == 100 and s.profile == "car" and s.uturn_at_stops
+    assert s.calibrate and s.node_circuity  # with an engine, each stop's own circuity is fitted
 
 
 def test_osrm_engine_from_settings():
@@ -39,6 +40,8 @@ def test_osrm_engine_from_settings():
     ({"timeout_s": 0}, "roads.timeout_s must be a positive number, not 0"),
     ({"check_timeout_s": "3"}, "roads.check_timeout_s must be a positive number, not '3'"),
     ({"uturn_at_stops": 1}, "roads.uturn_at_stops must be true or false, not 1"),
+    ({"calibrate": "yes"}, "roads.calibrate must be true or false, not 'yes'"),
+    ({"node_circuity": 1}, "roads.node_circuity must be true or false, not 1"),
 ])
 def test_bad_values_name_the_key(changes, message):
     with pytest.raises(SettingsError) as err:

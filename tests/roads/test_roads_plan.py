@@ -73,6 +73,9 @@ def test_road_plan_is_road_figures_and_beats_the_retimed_plan(city, loads, tmp_p
     assert aware["roads"]["routes"]["road_km"] <= aware["roads"]["routes"]["retimed_km"]
     assert aware["roads"]["requests"]["requests"] > 0 and aware["roads"]["url"] == server.url
     assert aware["roads"]["calibration"]["legs"] == aware["roads"]["node_table"]["entries"]
+    calibration = aware["roads"]["calibration"]  # each stop's own circuity, fitted to its own legs
+    lo, mid, hi = calibration["stop_circuity_p10_p50_p90"]
+    assert 1.0 <= lo <= mid <= hi <= 3.0 and lo < hi and calibration["circuity_stops"] > 0
 
     hubs = feather.read_table(load / "hubs.arrow").to_pydict()
     hub_at = dict(zip(hubs["hub_id"], zip(hubs["lat"], hubs["lon"], strict=True), strict=True))

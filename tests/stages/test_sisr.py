@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from planner.device import Compute
 from planner.model import Hubs, Nodes, RouteSet
 from planner.settings import ImproveSettings
 from planner.stages.neighbours import neighbour_lists
-from planner.stages.sisr import search
+from planner.stages.sisr import depot_problem, search
 
 CIRCUITY = 1.3
 CAP_KG = 120.0
@@ -22,11 +23,13 @@ HUBS = np.array([[40.70, -74.00], [40.95, -73.60], [40.45, -74.40]])
 
 
 def _legs(nodes: Nodes, route: np.ndarray, depot: int) -> tuple[float, float]:
-    """(km, seconds incl. service) of depot -> route -> depot, from the reference scalar cores."""
+    """(km, seconds incl. service) of depot -> route -> depot, from the reference scalar cores (each leg times the
+    mean of its ends' circuity multipliers)."""
     seq = [depot, *route.tolist(), depot]
     km = sec = 0.0
     for u, v in zip(seq, seq[1:]):
         d = CIRCUITY * scalar.haversine_km(nodes.a[u], nodes.b[u], nodes.a[v], nodes.b[v])
+        d *= (nodes.circuity[u] + nodes.circuity[v]) / 2.0
         km += d
         sec += scalar.leg_seconds(d, nodes.speed_kmh[u], nodes.speed_kmh[v]) + nodes.service_s[v]
     return km, sec
@@ -44,7 +47,8 @@ def _instance(seed: int, per_hub: int = 45) -> tuple[Nodes, RouteSet]:
                   demand_kg=np.concatenate([rng.uniform(1, 40, n), np.zeros(h)]),
                   demand_n=np.concatenate([rng.integers(1, 4, n).astype(float), np.zeros(h)]),
                   service_s=np.concatenate([rng.uniform(60, 240, n), np.zeros(h)]),
-                  speed_kmh=np.concatenate([rng.choice([22.0, 38.0, 60.0], n), np.full(h, 38.0)]), n_stops=n)
+                  speed_kmh=np.concatenate([rng.choice([22.0, 38.0, 60.0], n), np.full(h, 38.0)]),
+                  circuity=np.ones(n + h), n_stops=n)
     rows, hubs = [], []
     for g in range(h):
         stops = np.flatnonzero(hub_of == g)
@@ -159,14 +163,36 @@ def test_search_distances_match_the_haversine_reference() -> None:
 
     rng = np.random.default_rng(1)
     n = 50
-    node = np.column_stack([rng.uniform(25, 48, n + 1), rng.uniform(-124, -67, n + 1), np.zeros((n + 1, 4))])
+    circ = np.r_[rng.uniform(0.5, 2.0, n), 1.0]
+    node = np.column_stack([rng.uniform(25, 48, n + 1), rng.uniform(-124, -67, n + 1), np.zeros((n + 1, 4)), circ])
     ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
     nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 7)
     nd = sisr.neighbour_distances(ready, nbr, GREAT_CIRCLE, CIRCUITY)
-    ref = np.array([[CIRCUITY * scalar.haversine_km(*node[i, :2], *node[j, :2]) for j in nbr[i]] for i in range(n)])
+    ref = np.array([[CIRCUITY * scalar.haversine_km(*node[i, :2], *node[j, :2]) * (circ[i] + circ[j]) / 2
+                     for j in nbr[i]] for i in range(n)])
     np.testing.assert_allclose(nd, ref, rtol=1e-12)
-    depot = [CIRCUITY * scalar.haversine_km(*node[n, :2], *node[i, :2]) for i in range(n + 1)]
+    depot = [CIRCUITY * scalar.haversine_km(*node[n, :2], *node[i, :2]) * (1.0 + circ[i]) / 2 for i in range(n + 1)]
     np.testing.assert_allclose(ready[:, sisr.DEPOT], depot, rtol=1e-12, atol=1e-12)
+
+
+def test_search_measures_legs_with_stop_circuity() -> None:
+    # each stop's own circuity multiplier, one of them huge: the search's cost is the naive length of what it
+    # returns, legs with the multipliers, and no more than the start's
+    nodes, routes = _instance(6, per_hub=25)
+    circ = np.ones(nodes.a.size)
+    circ[: nodes.n_stops] = np.random.default_rng(6).uniform(0.6, 2.0, nodes.n_stops)
+    circ[routes.routes[0, 0]] = 40.0
+    nodes = replace(nodes, circuity=circ)
+    rows = np.flatnonzero(routes.route_hub == routes.route_hub[0])
+    depot, stops, flat, ptr = depot_problem(routes, rows, nodes, _hubs(), COMPUTE, 20)
+    out_flat, out_ptr, cost, done = COMPUTE.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits,
+                                                 ImproveSettings().sisr, 1, 40 * stops.size, 60.0, False)
+    assert done > 0
+    hub = nodes.n_stops + int(routes.route_hub[0])
+    km = [_legs(nodes, stops[out_flat[out_ptr[r]:out_ptr[r + 1]]], hub)[0] for r in range(out_ptr.size - 1)]
+    assert cost == pytest.approx(sum(km), rel=1e-9)
+    start = sum(_legs(nodes, routes.routes[r, : routes.route_len[r]], hub)[0] for r in rows)
+    assert cost <= start + 1e-9
 
 
 def test_effort_sets_the_work_and_the_cap() -> None:
