@@ -422,7 +422,8 @@ class RoadSettings:
         _integer("roads", 1, concurrency=self.concurrency)
         _integer("roads", 0, retries=self.retries)
         _non_negative("roads", backoff_s=self.backoff_s)
-        _boolean("roads", uturn_at_stops=self.uturn_at_stops, calibrate=self.calibrate, node_circuity=self.node_circuity)
+        _boolean("roads", uturn_at_stops=self.uturn_at_stops, calibrate=self.calibrate,
+                 node_circuity=self.node_circuity)
         _positive("roads", timeout_s=self.timeout_s, check_timeout_s=self.check_timeout_s)
         _integer("roads", 1, neighbours=self.neighbours)
         _integer("roads", 0, resequence_passes=self.resequence_passes, geometry_routes=self.geometry_routes)

@@ -126,8 +126,7 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
     )
     n_stops = first.size
     n_parcels = np.bincount(stop, minlength=n_stops).astype(np.int32)
-    stop_tier = np.full(n_stops, np.iinfo(np.int8).max, dtype=np.int8)
-    np.minimum.at(stop_tier, stop, tier)
+    stop_tier = grouping.group_min_max(stop, n_stops, tier)[0][0].astype(np.int8)  # every stop has a parcel
     cell = latlng_cells(lat[first], lon[first], settings.h3_resolution)
     density = disk_density(cell, n_parcels)
     service = settings.service
