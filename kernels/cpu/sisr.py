@@ -55,12 +55,15 @@ from kernels._scalar import GREAT_CIRCLE
 from kernels.core.host import chord_km, leg_seconds, node_distance, pair_circuity
 from kernels.cpu.distance import unit_vectors
 
-# node columns of ``node`` (float64[n + 1, N_NODE]; row n is the depot; CIRC is the node's circuity
-# multiplier); X, Y, Z (the unit vector of great-circle points) and DEPOT (distance to the depot) are
-# derived by :func:`prepare_nodes`
-A, B, KG, NP, SVC, SPD, CIRC, X, Y, Z, DEPOT = range(11)
-N_INPUT = 7
+# node columns of the search's rows (float64[n + 1, N_NODE]; row n is the depot; CIRC is the node's
+# circuity multiplier); X, Y, Z (the unit vector of great-circle points) and DEPOT (distance to the depot)
+# are derived by :func:`prepare_nodes`. What every distance reads (X, Y, Z, CIRC) comes first, in one
+# 32-byte run, so that a leg touches as few cache lines as it can.
+X, Y, Z, CIRC, A, B, KG, NP, SVC, SPD, DEPOT = range(11)
 N_NODE = 11
+#: the input's columns (a, b, demand_kg, demand_n, service_s, speed_kmh, circuity) and where they go
+INPUT_COLUMNS = [A, B, KG, NP, SVC, SPD, CIRC]
+N_INPUT = len(INPUT_COLUMNS)
 # ``ns`` columns (int32[n, 3])
 SUCC, PRED, ROUTE = 0, 1, 2
 # ``ri`` columns (int32[R, 3])
@@ -108,9 +111,9 @@ def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
     """The node rows the search takes: ``node``'s N_INPUT columns plus X, Y, Z and DEPOT."""
     n = node.shape[0] - 1
     out = np.zeros((n + 1, N_NODE))
-    out[:, :N_INPUT] = node[:, :N_INPUT]
+    out[:, INPUT_COLUMNS] = node[:, :N_INPUT]
     if metric == GREAT_CIRCLE:
-        out[:, X:Z + 1] = unit_vectors(node[:, A], node[:, B])
+        out[:, X:Z + 1] = unit_vectors(node[:, 0], node[:, 1])
     _depot_distances(out, metric, scale)
     return out
 
