@@ -7,7 +7,7 @@ HUBS ?= 500
 REGION ?= national
 RUN_DIR ?= runs/demo
 
-.PHONY: run test install install-test synth plan clean bench bench-gpu
+.PHONY: run test test-cpu test-cuda install install-test synth plan clean bench bench-gpu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +37,20 @@ plan: synth
 
 run: plan
 
-# CPU tests in one process (the road tests start a real osrm-routed); CUDA kernels in Numba's simulator in
-# another (NUMBA_ENABLE_CUDASIM must be set before numba is first imported); every CUDA kernel compiled to
-# PTX and assembled by ptxas for sm_90 in a third.
+# CPU tests in one process (the road tests start a real osrm-routed); beside it, CUDA kernels in Numba's
+# simulator in another (NUMBA_ENABLE_CUDASIM must be set before numba is first imported), then every CUDA
+# kernel compiled to PTX and assembled by ptxas for sm_90. The two run at once (each suite's output is
+# printed whole when it ends): the simulator is single-threaded Python, and the CPU suite spends much of
+# its time in Python and waiting on servers, so on two cores they overlap.
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-cpu test-cuda
+
+test-cpu: install-test
 	HEXROUTE_REQUIRE_OSRM=1 $(PY) -m pytest tests
+
+test-cuda: install-test
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cuda -p no:cacheprovider -o addopts=-q
 	HEXROUTE_REQUIRE_PTX=1 $(PY) -m pytest tests/ptx -p no:cacheprovider -o addopts=-q
 
