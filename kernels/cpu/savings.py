@@ -76,8 +76,16 @@ def _pairs(hub_rows, row_ptr, neighbours, d0, dist, count, pair_i, pair_j, pair_
                         dd[m] = dist[i, c]
                         ss[m] = saving
                         m += 1
-        by_key = np.argsort(key[:m], kind="mergesort")
-        order = by_key[np.argsort(-ss[by_key], kind="mergesort")]
+        order = np.argsort(-ss[:m], kind="mergesort")
+        t = 0
+        while t < m:  # equal savings in key order: keys are unique, so this is the one (-saving, key) order
+            u = t + 1
+            while u < m and ss[order[u]] == ss[order[t]]:
+                u += 1
+            if u - t > 1:
+                run = order[t:u].copy()
+                order[t:u] = run[np.argsort(key[run])]
+            t = u
         at = row_ptr[h] * k
         for t in range(m):
             pair_i[at + t] = ii[order[t]]
