@@ -24,9 +24,9 @@ from kernels.backend import resolve
 
 __all__ = ["candidate_arcs", "copy", "fill_arcs", "fit_group_stops", "hilbert_keys", "improve_inter", "improve_intra",
            "memory_info", "memory_pool", "nearest_hubs", "nearest_in_groups", "next_fit_tours", "node_distances",
-           "pair_distances",
-           "resequence_routes", "route_counts", "route_lengths", "rows_differ", "savings_pairs", "savings_tours",
-           "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers", "unit_vectors", "warm_up"]
+           "pair_distances", "resequence_routes", "route_counts", "route_lengths", "rows_differ", "savings_pairs",
+           "savings_tours", "sisr_params", "sisr_search", "split_tours", "to_device", "to_host", "transfers",
+           "unit_vectors", "warm_up"]
 
 
 @cache

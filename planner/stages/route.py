@@ -81,7 +81,7 @@ class _TourBuilder:
 
     def __init__(self, hub: np.ndarray, order_key: np.ndarray):
         self.hub = hub
-        self.order = np.lexsort((np.arange(hub.size), order_key, hub))
+        self.order = np.lexsort((order_key, hub))  # stable: equal keys stay in index order
 
     def tours(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tour_hub, tour_ptr, tour_nodes) for the selected stops, one tour per hub that has any."""

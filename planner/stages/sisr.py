@@ -48,13 +48,13 @@ def depot_problem(routes: RouteSet, rows: np.ndarray, nodes: Nodes, hubs: Hubs, 
     """The :class:`Depot` of the routes ``rows`` (one hub) and its stops: (depot, stop nodes, flat, ptr).
 
     Its neighbour lists come from ``table`` (planner.stages.neighbours.node_neighbours of the routed stops)
-    where given, else from a k-d tree of the hub's stops."""
+    where given, else from an exact k-nearest search over the hub's stops; its node rows are the kernel node
+    arrays' columns, in their order (planner.model.Nodes.kernel_args)."""
     lens = routes.route_len[rows].astype(np.int64)
     stops = np.concatenate([routes.routes[r, : routes.route_len[r]] for r in rows]).astype(np.int64)
     hub = int(routes.route_hub[rows[0]])
     ids = np.append(stops, nodes.n_stops + hub)
-    node = np.column_stack([nodes.a[ids], nodes.b[ids], nodes.demand_kg[ids], nodes.demand_n[ids],
-                            nodes.service_s[ids], nodes.speed_kmh[ids], nodes.circuity[ids]]).astype(np.float64)
+    node = np.column_stack([column[ids] for column in nodes.kernel_args()]).astype(np.float64)
     ptr = np.zeros(rows.size + 1, np.int64)
     np.cumsum(lens, out=ptr[1:])
     limits = (float(hubs.capacity_kg[hub]), float(hubs.capacity_parcels[hub]), float(hubs.shift_s[hub]),
