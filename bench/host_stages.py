@@ -12,8 +12,9 @@ compile; the table gives the medians and old / new. The stages are timed as the 
 
 - validate: ``validate(parcels, hubs)`` on the tables read from disk (old: Arrow's hash encoding for the
   duplicate ids);
-- index: ``build_stops(parcels_model(parcels))`` (old: the address codes by Arrow's hash encoding, stops
-  by lexsort, H3 cells, disks and areas through h3-py one call at a time);
+- index: ``build_stops(parcels_model(parcels))`` (old: the address codes by Arrow's hash encoding again
+  instead of validation's, stops by lexsort, H3 cells, disks and every occupied cell's area through h3-py
+  one call at a time);
 - tables: ``Tables(...)`` and ``summary(...)`` on synthetic stage results of the right sizes: every stop
   assigned to a random hub, 90 % of them on one of 35 routes a hub (old: route ids as f-strings, the
   revenue split over Python strings, tier counts by masks).
@@ -93,6 +94,21 @@ def _old_address_codes(ids: pa.ChunkedArray) -> np.ndarray:
     return arrays.numpy_column(ids.combine_chunks().dictionary_encode().indices.fill_null(-1), np.int64)
 
 
+_parcels_model = arrays.parcels_model
+
+
+def _old_parcels_model(parcels: pa.Table, network: np.ndarray | None = None) -> Any:
+    """parcels_model before the index stage took validation's address codes: the ids encoded again."""
+    at = parcels.column_names.index("address_code")
+    codes = pa.array(_old_address_codes(parcels.column("address_id")), pa.int64())
+    return _parcels_model(parcels.set_column(at, "address_code", codes), network)
+
+
+def _old_area_class(cell: np.ndarray, parcels: np.ndarray, resolution: int, speeds: Any) -> np.ndarray:
+    """The area classes before they were read off area bounds: every occupied cell's area through h3-py."""
+    return index.area_class(naive.disk_density_by_h3py(cell, parcels), speeds)
+
+
 def _old_route_ids(hubs: Any, hub: np.ndarray) -> pa.Array:
     return pa.array(naive.route_ids_by_fstrings(hubs.hub_id, hub), type=pa.string())
 
@@ -105,9 +121,8 @@ def _old_revenue_split(shipper: pa.ChunkedArray, hubs: Any, parcel_hub: np.ndarr
 
 OLD: dict[str, list[tuple[Any, str, Callable[..., Any]]]] = {
     "validate": [(validation, "_later_duplicates", _old_later_duplicates)],
-    "index": [(arrays, "_address_codes", _old_address_codes), (index, "group_rows", naive.group_rows_by_sorting),
-              (index, "latlng_cells", naive.latlng_cells_by_h3py),
-              (index, "disk_density", naive.disk_density_by_h3py)],
+    "index": [(arrays, "parcels_model", _old_parcels_model), (index, "group_rows", naive.group_rows_by_sorting),
+              (index, "latlng_cells", naive.latlng_cells_by_h3py), (index, "disk_area_class", _old_area_class)],
     "tables": [(tables, "route_ids", _old_route_ids), (tables, "revenue_split", _old_revenue_split),
                (tables, "tier_counts", lambda tier, status: naive.tier_counts_by_masks(tier, status, S.TIERS,
                                                                                         S.STATUSES))],

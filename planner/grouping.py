@@ -225,16 +225,43 @@ def codes(first: np.ndarray) -> tuple[np.ndarray, int]:
     return out, int(k)
 
 
+@njit(cache=True)
+def _number_small(key, table, group, first):  # type: ignore[no-untyped-def]
+    k = 0
+    for i in range(key.size):
+        g = table[key[i]]
+        if g < 0:
+            g = k
+            table[key[i]] = k
+            first[k] = i
+            k += 1
+        group[i] = g
+    return k
+
+
 def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group rows that agree on every key; groups are numbered by their first row.
 
     Returns ``(group, first)``: the group of every row (int32[n]) and the first
     row of every group (int64[G], increasing). Linear: by hashing, not sorting
-    (:func:`first_rows`).
+    (:func:`first_rows`). A key that holds one value separates no rows and is
+    left out; one remaining key of small non-negative integers (codes such as
+    arrays.string_codes gives) indexes a table directly instead of a hash.
     """
     n = keys[0].size
     if n == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    if any(k.size != n for k in keys):
+        raise ValueError("keys of different lengths")
+    keys = tuple(k for k in keys if k.min() != k.max())
+    if not keys:
+        return np.zeros(n, np.int32), np.zeros(1, np.int64)
+    if len(keys) == 1 and keys[0].dtype.kind in "iu" and keys[0].min() >= 0 and keys[0].max() < 2 * n:
+        group = np.empty(n, np.int32)
+        first_of = np.empty(n, np.int64)
+        k = _number_small(np.ascontiguousarray(keys[0], np.int64), np.full(int(keys[0].max()) + 1, -1, np.int32),
+                          group, first_of)
+        return group, first_of[:k].copy()
     first = first_rows(*keys)
     group, _ = codes(first)
     return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)

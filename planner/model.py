@@ -78,8 +78,8 @@ class Stops:
     forced_hub: np.ndarray  # int32[S], -1 when not forced
     network: np.ndarray  # int16[S], as Parcels.network (parcels of one stop share it)
     cell: np.ndarray  # int64[S], H3 cell at settings.h3_resolution
-    density: np.ndarray  # float64[S], parcels per km^2 in the cell and its ring-1 neighbours
-    speed_kmh: np.ndarray  # float64[S], from the density class
+    area: np.ndarray  # int8[S], area class (schemas.AREAS) by the parcels per km^2 in the cell and its ring-1 disk
+    speed_kmh: np.ndarray  # float64[S], from the area class
     service_s: np.ndarray  # float64[S], time spent at the stop
 
     @property

@@ -36,6 +36,20 @@ def test_group_rows_equals_the_sort(rng: np.random.Generator) -> None:
     assert np.array_equal(first, expected_first)
 
 
+@pytest.mark.parametrize("n", [1, 2, 5000])
+def test_group_rows_without_hashing_equals_the_sort(rng: np.random.Generator, n: int) -> None:
+    """Constant keys are left out and one key of small codes is numbered through a table: the same groups."""
+    codes = rng.integers(0, max(n // 3, 1), n)
+    constant = np.full(n, -1, np.int64)
+    for keys in ((codes, constant), (constant, constant), (codes * 2, np.zeros(n, np.int16)),
+                 (codes + 2 * n, constant), (codes - 1, constant), (codes, rng.integers(0, 2, n))):
+        group, first = group_rows(*keys)
+        expected_group, expected_first = naive.group_rows_by_sorting(*keys)
+        assert group.dtype == np.int32 and first.dtype == np.int64
+        assert np.array_equal(group, expected_group)
+        assert np.array_equal(first, expected_first)
+
+
 @pytest.mark.parametrize("n", [0, 1, 3000])
 def test_unique_inverse_equals_numpy(rng: np.random.Generator, n: int) -> None:
     for values in (rng.integers(-(1 << 62), 1 << 62, n), rng.integers(-1, 2, n).astype(np.int8),

@@ -67,11 +67,6 @@ def string_codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return grouping.codes(first_rows_of_strings(values))[0]
 
 
-def _address_codes(ids: pa.ChunkedArray) -> np.ndarray:
-    """int64 code of each row's address_id (equal ids, equal codes); -1 where it is null."""
-    return string_codes(ids)
-
-
 def seller_codes(shipper: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The operators that sell shipping (object[K]: schemas.SHIPPER_OPERATOR's values, then DEFAULT_SELLER;
     a name may repeat) and each parcel's index into them (int64[P]), with no Python object per parcel."""
@@ -108,8 +103,8 @@ def parcels_model(parcels: pa.Table, network: np.ndarray | None = None) -> Parce
         network = np.full(parcels.num_rows, -1, np.int16)
     return Parcels(lat=numpy_column(col("lat"), np.float64), lon=numpy_column(col("lon"), np.float64),
                    weight_kg=numpy_column(col("weight_kg"), np.float64), tier=numpy_column(col("tier_code"), np.int8),
-                   address=_address_codes(col("address_id")), forced_hub=numpy_column(col("hub_index"), np.int32),
-                   network=np.asarray(network, np.int16))
+                   address=numpy_column(col("address_code"), np.int64),
+                   forced_hub=numpy_column(col("hub_index"), np.int32), network=np.asarray(network, np.int16))
 
 
 def hubs_model(hubs: pa.Table) -> Hubs:

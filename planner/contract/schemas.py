@@ -172,6 +172,7 @@ PARCELS_SCHEMA = pa.schema([
     pa.field("weight_kg", pa.float32(), nullable=False),
     pa.field("tier_code", pa.int8(), nullable=False),
     pa.field("address_id", pa.string()),
+    pa.field("address_code", pa.int64(), nullable=False),  # equal address_ids, equal codes; -1 for a null
     pa.field("hub_index", pa.int32(), nullable=False),
     pa.field("shipper", pa.string()),
     pa.field("fee_usd", pa.float32(), nullable=False),

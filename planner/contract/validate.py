@@ -198,9 +198,9 @@ _EARTH_RADIUS_M = 6_371_008.8
 _CONFLICT_DIRECTIONS = 32
 
 
-def _address_conflicts(address: pa.ChunkedArray, lat: np.ndarray, lon: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """True for each ``candidate`` row whose address_id is shared by another candidate row more than
-    ``schemas.ADDRESS_CONFLICT_M`` away.
+def _address_conflicts(codes: np.ndarray, lat: np.ndarray, lon: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """True for each ``candidate`` row whose address_id (``codes``: arrays.string_codes of the column) is
+    shared by another candidate row more than ``schemas.ADDRESS_CONFLICT_M`` away.
 
     Linear in the rows: a hash of the address_ids and per-address extents in degrees clear nearly every
     address at once; only the addresses that may be wider than the limit are sorted and put on a local
@@ -210,9 +210,8 @@ def _address_conflicts(address: pa.ChunkedArray, lat: np.ndarray, lon: np.ndarra
     never counts).
     """
     out = np.zeros(lat.size, dtype=bool)
-    if address.null_count == len(address) or np.count_nonzero(candidate) < 2:
+    if np.count_nonzero(candidate) < 2:
         return out
-    codes = string_codes(address)
     rows = np.flatnonzero(candidate & (codes >= 0))
     n_codes = int(codes.max(initial=-1)) + 1
     c, la, lo = codes[rows], lat[rows], lon[rows]
@@ -269,11 +268,12 @@ def _validate_parcels(parcels: pa.Table, hubs: pa.Table) -> tuple[pa.Table, pa.T
         S.REASON_ADDRESS_CONFLICT: np.zeros(n, dtype=bool),  # judged below, among the rows that pass the rest
     })
     address = _strings(parcels, "address_id")
-    conflict = _address_conflicts(address, lat, lon, codes == 0)
+    address_code = string_codes(address)  # kept in the table: the index stage groups stops by it
+    conflict = _address_conflicts(address_code, lat, lon, codes == 0)
     codes[conflict] = S.PARCEL_CHECKS.index(S.REASON_ADDRESS_CONFLICT) + 1
     table = pa.Table.from_arrays([
         np.arange(n, dtype=np.int64), ids, lat, lon, weight, tier_code,
-        address, hub_index, _strings(parcels, "shipper"), fee,
+        address, address_code, hub_index, _strings(parcels, "shipper"), fee,
     ], schema=S.PARCELS_SCHEMA)
     formatted = {S.REASON_ADDRESS_CONFLICT: ("address_id", address)}
     if "tier" in parcels.column_names:

@@ -33,7 +33,7 @@ from planner.run.tables import StopOutcome, Tables, route_ids, summary
 from planner.settings import Settings
 from planner.stages.assign import assign_stops
 from planner.stages.improve import ImproveStats
-from planner.stages.index import area_class, build_stops
+from planner.stages.index import build_stops
 from planner.stages.index import warm_up as warm_up_index
 
 log = logging.getLogger("hexroute")
@@ -188,7 +188,7 @@ def _plan_inputs(inputs: Inputs, settings: Settings, clock: StageClock, runner: 
     document["timings_s"] = _timings(clock.seconds, merged)
     log.info("planned %d of %d parcels on %d routes, %.0f km", document["totals"]["parcels_planned"],
              document["totals"]["parcels"], document["totals"]["routes"], document["totals"]["distance_km"])
-    area = area_class(stops.density, settings.speeds)[stops.parcel_stop]
+    area = stops.area[stops.parcel_stop]
     return Plan(tables.assignments, tables.routes, tables.hubs, inputs.rejects, document, merged.improve, area,
                 shapes)
 

@@ -6,9 +6,18 @@ import h3.api.basic_int
 import numpy as np
 import pytest
 
+from planner.contract import schemas as S
 from planner.settings import ServiceSettings, Settings, SpeedSettings
 from planner.stages import index
-from planner.stages.index import build_stops, disk_density, group_rows, latlng_cells
+from planner.stages.index import (
+    CELL_AREA_BOUNDS,
+    area_class,
+    build_stops,
+    disk_area_class,
+    disk_density,
+    group_rows,
+    latlng_cells,
+)
 from tests import naive
 from tests.tables import parcels as parcels_table
 
@@ -78,13 +87,15 @@ def test_density_counts_the_cell_and_its_ring_1_neighbours(rng: np.random.Genera
     lon = [p[1] for p, n in zip(places, counts) for _ in range(n)]
     stops = build_stops(parcels_table(lat, lon), Settings(h3_resolution=res))
     area = 7 * h3.cell_area(centre, "km^2")
-    assert stops.density[0] == pytest.approx((5 + 2 + 1) / area, rel=1e-2)  # ring 2 is not counted
-    assert stops.density == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels), rel=1e-2)
+    density = disk_density(stops.cell, stops.n_parcels)
+    assert density[0] == pytest.approx((5 + 2 + 1) / area, rel=1e-2)  # ring 2 is not counted
+    assert density == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels), rel=1e-2)
     # random clustered points, against the naive reference
     lat = np.round(rng.normal(40.0, 0.02, 400), 3)
     lon = np.round(rng.normal(-100.0, 0.02, 400), 3)
     stops = build_stops(parcels_table(lat, lon), Settings(h3_resolution=res))
-    assert stops.density == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels), rel=1e-2)
+    assert disk_density(stops.cell, stops.n_parcels) == pytest.approx(naive.disk_density(stops.cell, stops.n_parcels),
+                                                                      rel=1e-2)
 
 
 def test_speed_classes_follow_density_thresholds() -> None:
@@ -92,12 +103,13 @@ def test_speed_classes_follow_density_thresholds() -> None:
     lat = [40.0] * 40 + [42.0] * 4 + [44.0]
     lon = [-100.0] * 45
     base = build_stops(parcels_table(lat, lon), Settings())
-    d = base.density
+    d = disk_density(base.cell, base.n_parcels)
     speeds = SpeedSettings(urban_kmh=20.0, suburban_kmh=40.0, rural_kmh=70.0,
                            urban_density=float(d[0]), suburban_density=float(d[1]))
     settings = Settings(speeds=speeds, service=ServiceSettings(stop_s=30.0, parcel_s=10.0))
     stops = build_stops(parcels_table(lat, lon), settings)
     assert stops.speed_kmh.tolist() == [20.0, 40.0, 70.0]
+    assert [S.AREAS[k] for k in stops.area] == ["urban", "suburban", "rural"]
     assert stops.service_s.tolist() == [30.0 + 10.0 * 40, 30.0 + 10.0 * 4, 30.0 + 10.0]
 
 
@@ -112,7 +124,7 @@ def test_stops_are_deterministic(rng: np.random.Generator) -> None:
     address = [f"a{i}" if i % 3 else None for i in rng.integers(0, 50, 500)]
     one = build_stops(parcels_table(lat, lon, address=address), Settings())
     two = build_stops(parcels_table(lat, lon, address=address), Settings())
-    for name in ("parcel_stop", "lat", "lon", "n_parcels", "cell", "density"):
+    for name in ("parcel_stop", "lat", "lon", "n_parcels", "cell", "area"):
         assert np.array_equal(getattr(one, name), getattr(two, name))
     # stops are numbered by their first parcel
     assert np.all(np.diff(np.unique(one.parcel_stop, return_index=True)[1]) > 0)
@@ -142,6 +154,35 @@ def test_density_equals_the_h3py_implementation_to_the_bit(rng: np.random.Genera
     assert np.array_equal(latlng_cells(lat, lon, res), naive.latlng_cells_by_h3py(lat, lon, res))
 
 
+@pytest.mark.parametrize("res", [0, 1, 8, 15])
+def test_every_cell_area_lies_within_the_bounds(rng: np.random.Generator, res: int) -> None:
+    """All cells of resolutions 0 and 1; at finer ones the pentagons' neighbourhoods, where cells are smallest
+    and largest, and random cells."""
+    if res <= 1:
+        cells = [c for base in h3.get_res0_cells() for c in h3.cell_to_children(base, res)]
+    else:
+        cells = [c for p in h3.get_pentagons(res) for c in h3.grid_disk(p, 6)]
+        lat, lon = np.degrees(np.arcsin(rng.uniform(-1, 1, 2000))), rng.uniform(-180, 180, 2000)
+        cells += [h3.latlng_to_cell(a, b, res) for a, b in zip(lat, lon)]
+    ratio = np.array([h3.cell_area(c, "km^2") for c in cells]) / h3.average_hexagon_area(res, "km^2")
+    low, high = CELL_AREA_BOUNDS
+    assert 1.2 * low < ratio.min() and ratio.max() < high / 1.2  # a fifth of margin left either side
+
+
+@pytest.mark.parametrize("res", [6, 8, 10])
+def test_area_classes_equal_the_classes_of_the_exact_densities(rng: np.random.Generator, res: int) -> None:
+    lat, lon = _clustered(rng, 5000)
+    cell = latlng_cells(lat, lon, res)
+    parcels = rng.integers(1, 30, cell.size).astype(np.int32)
+    density = disk_density(cell, parcels)
+    picked = np.quantile(density, [0.2, 0.5, 0.8, 0.95])
+    for low, high in [(picked[0], picked[2]), (picked[1], picked[3]), (density[0], density[1]), (1e-9, 1e12)]:
+        speeds = SpeedSettings(suburban_density=float(min(low, high)), urban_density=float(max(low, high)))
+        expected = area_class(density, speeds)
+        assert np.array_equal(disk_area_class(cell, parcels, res, speeds), expected)
+    assert disk_area_class(cell[:0], parcels[:0], res, SpeedSettings()).dtype == np.int8
+
+
 def test_stops_equal_the_implementation_before_issue_17(rng: np.random.Generator,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     n = 6000
@@ -155,7 +196,8 @@ def test_stops_equal_the_implementation_before_issue_17(rng: np.random.Generator
     new = build_stops(table, Settings())
     monkeypatch.setattr(index, "group_rows", naive.group_rows_by_sorting)
     monkeypatch.setattr(index, "latlng_cells", naive.latlng_cells_by_h3py)
-    monkeypatch.setattr(index, "disk_density", naive.disk_density_by_h3py)
+    monkeypatch.setattr(index, "disk_area_class", lambda cell, parcels, resolution, speeds: area_class(
+        naive.disk_density_by_h3py(cell, parcels), speeds))
     old = build_stops(table, Settings())
     for name, value in vars(old).items():
         got = getattr(new, name)
