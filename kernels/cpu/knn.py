@@ -8,7 +8,8 @@ most, about two points per cell, and a query walks rings of cells outward
 until the k-th best distance is below the ring's distance. The projection
 onto two axes never lengthens a distance, so the ring bound holds for the
 full coordinates and the result is exact: the k nearest by squared
-Euclidean distance over every coordinate, ties to the lower row. Memory is
+Euclidean distance over every coordinate, ties to the lower row. Queries and the
+points they read go in cell order, so a query's candidates lie together in memory. Memory is
 O(n) plus the output, work about O(n (k + cells of the rings)).
 """
 from __future__ import annotations
@@ -114,9 +115,10 @@ def _offer(best_d, best_j, count, k, d2, q):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _query(pts, i, g, k, params, axes, cell_ptr, cell_rows, best_d, best_j):  # type: ignore[no-untyped-def]
+def _query(pts, cell_pts, i, g, k, params, axes, cell_ptr, cell_rows, best_d, best_j):  # type: ignore[no-untyped-def]
     """The k nearest other rows of row ``i`` in group ``g``, nearest first, into best_d / best_j; returns
-    how many."""
+    how many. ``cell_pts`` holds the points in ``cell_rows`` order, so a cell's candidates are read
+    contiguously."""
     d = pts.shape[1]
     lo0, lo1, h = params[g, 0], params[g, 1], params[g, 2]
     nx, ny, offset = int(params[g, 3]), int(params[g, 4]), int(params[g, 5]) + g
@@ -137,7 +139,7 @@ def _query(pts, i, g, k, params, axes, cell_ptr, cell_rows, best_d, best_j):  # 
                         if q != i:
                             d2 = 0.0
                             for a in range(d):
-                                diff = pts[q, a] - pts[i, a]
+                                diff = cell_pts[p, a] - pts[i, a]
                                 d2 += diff * diff
                             count = _offer(best_d, best_j, count, k, d2, q)
                 gy += step
@@ -159,14 +161,15 @@ def _query(pts, i, g, k, params, axes, cell_ptr, cell_rows, best_d, best_j):  # 
 
 
 @njit(parallel=True, cache=True)
-def _knn(pts, sorted_rows, row_group, k, params, axes, cell_ptr, cell_rows, out):  # type: ignore[no-untyped-def]
-    n = sorted_rows.size
+def _knn(pts, cell_pts, cell_group, k, params, axes, cell_ptr, cell_rows, out):  # type: ignore[no-untyped-def]
+    """Queries in cell order: consecutive queries walk the same cells."""
+    n = cell_rows.size
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         best_d = np.empty(k)
         best_j = np.empty(k, np.int64)
         for t in range(task * _CHUNK, min(n, (task + 1) * _CHUNK)):
-            i = sorted_rows[t]
-            found = _query(pts, i, row_group[t], k, params, axes, cell_ptr, cell_rows, best_d, best_j)
+            i = cell_rows[t]
+            found = _query(pts, cell_pts, i, cell_group[t], k, params, axes, cell_ptr, cell_rows, best_d, best_j)
             for c in range(found):
                 out[i, c] = best_j[c]
 
@@ -195,5 +198,6 @@ def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray | None = Non
     cell_ptr = np.zeros(int(np.sum(4 * sizes + 5)) + n_groups, np.int64)  # room for every group's grid
     cell_rows = np.empty(n, np.int64)
     _build(pts, sorted_rows, group_ptr, params, axes, cell_ptr, cell_rows)
-    _knn(pts, sorted_rows, row_group, int(k), params, axes, cell_ptr, cell_rows, out)
+    # cell_rows keeps each group's rows in its slice of sorted_rows, so row_group also labels cell_rows
+    _knn(pts, np.ascontiguousarray(pts[cell_rows]), row_group, int(k), params, axes, cell_ptr, cell_rows, out)
     return out
