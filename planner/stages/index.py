@@ -20,6 +20,21 @@ from planner.settings import Settings, SpeedSettings
 from planner.stages import h3cells
 
 
+@njit(cache=True)
+def _stop_totals(stop, n_stops, weight, tier):  # type: ignore[no-untyped-def]
+    """Per stop, in one pass over the parcels in row order: parcels, kg (summed in row order, as
+    ``np.bincount`` sums) and the most urgent tier."""
+    count = np.zeros(n_stops, np.int32)
+    kg = np.zeros(n_stops, np.float64)
+    most_urgent = np.full(n_stops, np.iinfo(np.int8).max, np.int8)
+    for i in range(stop.size):
+        s = stop[i]
+        count[s] += 1
+        kg[s] += weight[i]
+        most_urgent[s] = min(most_urgent[s], tier[i])
+    return count, kg, most_urgent
+
+
 def _coordinate_bits(values: np.ndarray) -> np.ndarray:
     """Coordinates as exact int64 keys (+0.0 folds -0.0 onto 0.0)."""
     return (values + 0.0).view(np.int64)
@@ -169,8 +184,8 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
             parcels.network.astype(np.int64),
         )
     n_stops = first.size
-    n_parcels = np.bincount(stop, minlength=n_stops).astype(np.int32)
-    stop_tier = grouping.group_min_max(stop, n_stops, tier)[0][0].astype(np.int8)  # every stop has a parcel
+    n_parcels, weight_kg, stop_tier = _stop_totals(stop, n_stops, np.asarray(weight, np.float64),
+                                                   np.asarray(tier, np.int8))
     cell = latlng_cells(lat[first], lon[first], settings.h3_resolution)
     area = disk_area_class(cell, n_parcels, settings.h3_resolution, settings.speeds)
     service = settings.service
@@ -178,7 +193,7 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
         parcel_stop=stop,
         lat=lat[first],
         lon=lon[first],
-        weight_kg=np.bincount(stop, weights=weight, minlength=n_stops).astype(np.float64),
+        weight_kg=weight_kg,
         n_parcels=n_parcels,
         tier=stop_tier,
         forced_hub=hub[first].astype(np.int32),
