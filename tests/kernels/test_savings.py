@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kernels._scalar import EUCLID, GREAT_CIRCLE
-from kernels.cpu.savings import savings_pairs, savings_tours
+from kernels.cpu.savings import _by_decreasing, savings_pairs, savings_tours
 from planner.device import Compute
 from planner.stages.neighbours import neighbour_lists
 from tests import naive
@@ -94,3 +94,15 @@ def test_pairs_equal_one_global_sort(rng, k):
     want = naive.savings_pairs(hub, near, d0, dist, n_hubs)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 700, 20000])
+def test_radix_order_equals_the_stable_sort(rng: np.random.Generator, m: int) -> None:
+    """The savings' radix sort gives np.argsort(-v, kind="mergesort") exactly: ties keep their order, values
+    of every magnitude from the smallest subnormal to the largest double."""
+    values = rng.gamma(2.0, 300.0, m).round(1)  # many equal savings
+    if m > 2:
+        values[::97] = np.nextafter(0.0, 1.0)
+        values[1::89] = np.finfo(np.float64).max
+        values[2::83] = rng.uniform(1e-300, 1e300, values[2::83].size)
+    assert np.array_equal(_by_decreasing(values), np.argsort(-values, kind="mergesort"))
