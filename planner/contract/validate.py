@@ -214,8 +214,12 @@ def _address_conflicts(codes: np.ndarray, lat: np.ndarray, lon: np.ndarray, cand
         return out
     rows = np.flatnonzero(candidate & (codes >= 0))
     n_codes = int(codes.max(initial=-1)) + 1
-    c, la, lo = codes[rows], lat[rows], lon[rows]
-    (lat_lo, lon_lo, abs_lo), (lat_hi, lon_hi, _) = grouping.group_min_max(c, n_codes, la, lo, np.abs(la))
+    rows = rows[np.bincount(codes[rows], minlength=n_codes)[codes[rows]] >= 2]  # alone, a row has no partner
+    if rows.size == 0:
+        return out
+    c, _ = grouping.group_rows(codes[rows])
+    la, lo = lat[rows], lon[rows]
+    (lat_lo, lon_lo, abs_lo), (lat_hi, lon_hi, _) = grouping.group_min_max(c, int(c.max()) + 1, la, lo, np.abs(la))
     metres = _EARTH_RADIUS_M * np.pi / 180.0
     with np.errstate(invalid="ignore"):  # addresses without a candidate row: inf - inf
         wide = (np.hypot(lat_hi - lat_lo, (lon_hi - lon_lo) * np.cos(np.radians(abs_lo))) * metres
