@@ -1,102 +1,104 @@
-"""Exact k nearest neighbours within groups of points, on a uniform grid per group (CPU, every core).
+"""Exact k nearest neighbours within groups of points: a k-d tree per group (CPU, every core).
 
 The granular neighbour lists of savings, the local search and SISR are each
-stop's k nearest stops of its own hub. A k-d tree over all stops needs a
-fourth coordinate to keep hubs apart and answers one query at a time; here
-each group (hub) gets a grid over the two axes along which its points spread
-most, about two points per cell, and a query walks rings of cells outward
-until the k-th best distance is below the ring's distance. The projection
-onto two axes never lengthens a distance, so the ring bound holds for the
-full coordinates and the result is exact: the k nearest by squared
-Euclidean distance over every coordinate, ties to the lower row. Queries and the
-points they read go in cell order, so a query's candidates lie together in memory. Memory is
-O(n) plus the output, work about O(n (k + cells of the rings)).
+stop's k nearest stops of its own hub. Each group (hub) gets its own
+balanced k-d tree: the group's points are split at the median of the
+coordinate along which they spread most, down to leaves of at most _LEAF
+points, stored contiguously in leaf order. A query descends to the nearer
+side first and skips a side whose splitting plane lies farther than its
+k-th best distance; the distance to the plane never exceeds the distance
+to any point beyond it, so the result is exact: the k nearest by squared
+Euclidean distance over every coordinate, ties to the lower row. Unlike a
+uniform grid, the tree adapts to the density: a dense town and its rural
+fringe in one hub cost the same per query. Queries run in leaf order, so
+consecutive queries read the same leaves. Memory is O(n) plus the output.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import njit, prange
 
-#: points per grid cell the grid aims at
-_PER_CELL = 2.0
+#: most points in a leaf
+_LEAF = 16
 #: queries per parallel task
 _CHUNK = 256
+#: deepest a tree of 2**31 points with leaves of _LEAF can go, with room
+_STACK = 64
 
 
 @njit(cache=True)
-def _grid_params(pts, rows, params, axes):  # type: ignore[no-untyped-def]
-    """Grid of one group's ``rows``: params = (lo0, lo1, h, nx, ny), axes = its two widest axes."""
-    m, d = rows.size, pts.shape[1]
-    lo = np.full(d, np.inf)
-    hi = np.full(d, -np.inf)
-    for t in range(m):
-        for c in range(d):
-            v = pts[rows[t], c]
-            lo[c] = min(lo[c], v)
-            hi[c] = max(hi[c], v)
-    ext = hi - lo
-    a0 = 0
-    for c in range(d):
-        if ext[c] > ext[a0]:
-            a0 = c
-    a1 = 1 if a0 == 0 and d > 1 else 0
-    for c in range(d):
-        if c != a0 and ext[c] > ext[a1]:
-            a1 = c
-    e0, e1 = ext[a0], (ext[a1] if d > 1 else 0.0)
-    target = max(m / _PER_CELL, 1.0)
-    if e0 * e1 > 0.0:
-        h = math.sqrt(e0 * e1 / target)
-    elif e0 > 0.0:
-        h = e0 / target
-    else:
-        h = 1.0
-    nx = int(e0 / h) + 1
-    ny = int(e1 / h) + 1
-    while nx * ny > 4 * m + 4:
-        h *= 1.5
-        nx = int(e0 / h) + 1
-        ny = int(e1 / h) + 1
-    params[0], params[1], params[2], params[3], params[4] = lo[a0], lo[a1], h, nx, ny
-    axes[0], axes[1] = a0, a1
+def _widest(pts, order, lo, hi):  # type: ignore[no-untyped-def]
+    """The coordinate along which points ``order[lo:hi]`` spread most."""
+    d = pts.shape[1]
+    best, axis = -1.0, 0
+    for a in range(d):
+        low, high = np.inf, -np.inf
+        for t in range(lo, hi):
+            v = pts[order[t], a]
+            low = min(low, v)
+            high = max(high, v)
+        if high - low > best:
+            best, axis = high - low, a
+    return axis
 
 
 @njit(cache=True)
-def _cell_of(pts, i, params, axes):  # type: ignore[no-untyped-def]
-    """Grid cell (x, y) of row ``i``."""
-    h, nx, ny = params[2], int(params[3]), int(params[4])
-    cx = min(int((pts[i, axes[0]] - params[0]) / h), nx - 1)
-    cy = min(int((pts[i, axes[1]] - params[1]) / h), ny - 1)
-    return max(cx, 0), max(cy, 0)
+def _select(pts, order, lo, hi, mid, axis):  # type: ignore[no-untyped-def]
+    """Reorder ``order[lo:hi]`` so that ``order[mid]`` holds the median along ``axis`` (by value, then row),
+    every entry before it not after it and every entry after it not before it (Hoare's FIND)."""
+    left, right = lo, hi - 1
+    while left < right:
+        pv, pr = pts[order[mid], axis], order[mid]
+        i, j = left, right
+        while i <= j:
+            while pts[order[i], axis] < pv or (pts[order[i], axis] == pv and order[i] < pr):
+                i += 1
+            while pts[order[j], axis] > pv or (pts[order[j], axis] == pv and order[j] > pr):
+                j -= 1
+            if i <= j:
+                order[i], order[j] = order[j], order[i]
+                i += 1
+                j -= 1
+        if j < mid:
+            left = i
+        if mid < i:
+            right = j
 
 
 @njit(cache=True)
-def _build(pts, sorted_rows, group_ptr, params, axes, cell_ptr, cell_rows):  # type: ignore[no-untyped-def]
-    """Every group's grid: its parameters, and its rows by cell (counting sort, rows ascending in a cell)."""
-    offset = 0
-    for g in range(group_ptr.size - 1):
-        rows = sorted_rows[group_ptr[g]:group_ptr[g + 1]]
-        _grid_params(pts, rows, params[g], axes[g])
-        nx, ny = int(params[g, 3]), int(params[g, 4])
-        cells = nx * ny
-        params[g, 5] = offset
-        count = np.zeros(cells + 1, np.int64)
-        for t in range(rows.size):
-            cx, cy = _cell_of(pts, rows[t], params[g], axes[g])
-            count[cx * ny + cy + 1] += 1
-        for c in range(cells):
-            count[c + 1] += count[c]
-        for c in range(cells + 1):
-            cell_ptr[offset + g + c] = group_ptr[g] + count[c]
-        fill = count[:cells].copy()
-        for t in range(rows.size):  # rows come ascending, so each cell lists its rows ascending
-            cx, cy = _cell_of(pts, rows[t], params[g], axes[g])
-            c = cx * ny + cy
-            cell_rows[group_ptr[g] + fill[c]] = rows[t]
-            fill[c] += 1
-        offset += cells
+def _build(pts, order, lo, hi, node_lo, node_hi, node_axis, node_split, base):  # type: ignore[no-untyped-def]
+    """The tree over ``order[lo:hi]`` in heap layout from node ``base`` (children 2i+1, 2i+2 relative)."""
+    stack = np.empty(_STACK, np.int64)
+    stack[0] = 0
+    top = 1
+    node_lo[base] = lo
+    node_hi[base] = hi
+    while top > 0:
+        top -= 1
+        v = stack[top]
+        a, b = node_lo[base + v], node_hi[base + v]
+        if b - a <= _LEAF:
+            node_axis[base + v] = -1
+            continue
+        axis = _widest(pts, order, a, b)
+        mid = (a + b) // 2
+        _select(pts, order, a, b, mid, axis)
+        node_axis[base + v] = axis
+        node_split[base + v] = pts[order[mid], axis]
+        for child, c_lo, c_hi in ((2 * v + 1, a, mid), (2 * v + 2, mid, b)):
+            node_lo[base + child] = c_lo
+            node_hi[base + child] = c_hi
+            stack[top] = child
+            top += 1
+
+
+def _nodes(m: int) -> int:
+    """Nodes of the heap-layout tree over ``m`` points (leaves of at most _LEAF)."""
+    depth = 0
+    while m > _LEAF:
+        m = (m + 1) // 2
+        depth += 1
+    return 2 ** (depth + 1) - 1
 
 
 @njit(cache=True)
@@ -115,63 +117,64 @@ def _offer(best_d, best_j, count, k, d2, q):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _query(pts, cell_pts, i, g, k, params, axes, cell_ptr, cell_rows, best_d, best_j):  # type: ignore[no-untyped-def]
-    """The k nearest other rows of row ``i`` in group ``g``, nearest first, into best_d / best_j; returns
-    how many. ``cell_pts`` holds the points in ``cell_rows`` order, so a cell's candidates are read
-    contiguously."""
+def _query(pts, tree_pts, order, i, base, k, node_lo, node_hi, node_axis, node_split, best_d, best_j,
+           stack, bound):  # type: ignore[no-untyped-def]
+    """The k nearest other rows of row ``i`` in the tree at node ``base``, nearest first, into best_d / best_j;
+    returns how many."""
     d = pts.shape[1]
-    lo0, lo1, h = params[g, 0], params[g, 1], params[g, 2]
-    nx, ny, offset = int(params[g, 3]), int(params[g, 4]), int(params[g, 5]) + g
-    cx, cy = _cell_of(pts, i, params[g], axes[g])
-    x, y = pts[i, axes[g, 0]], pts[i, axes[g, 1]]
     count = 0
-    r = 0
-    while True:
-        for gx in range(max(cx - r, 0), min(cx + r, nx - 1) + 1):
-            edge = gx == cx - r or gx == cx + r
-            step = 1 if edge else 2 * r
-            gy = cy - r
-            while gy <= cy + r:
-                if 0 <= gy < ny:
-                    c = offset + gx * ny + gy
-                    for p in range(cell_ptr[c], cell_ptr[c + 1]):
-                        q = cell_rows[p]
-                        if q != i:
-                            d2 = 0.0
-                            for a in range(d):
-                                diff = cell_pts[p, a] - pts[i, a]
-                                d2 += diff * diff
-                            count = _offer(best_d, best_j, count, k, d2, q)
-                gy += step
-        covers = cx - r <= 0 and cy - r <= 0 and cx + r >= nx - 1 and cy + r >= ny - 1
-        if covers:
-            return count
-        gap = np.inf  # projected distance to the nearest side of the searched block that has cells beyond it
-        if cx - r > 0:
-            gap = min(gap, x - (lo0 + (cx - r) * h))
-        if cx + r < nx - 1:
-            gap = min(gap, lo0 + (cx + r + 1) * h - x)
-        if cy - r > 0:
-            gap = min(gap, y - (lo1 + (cy - r) * h))
-        if cy + r < ny - 1:
-            gap = min(gap, lo1 + (cy + r + 1) * h - y)
-        if count == k and gap > 0.0 and gap * gap > best_d[k - 1] * (1.0 + 1e-9):
-            return count
-        r += 1
+    stack[0] = 0
+    bound[0] = 0.0
+    top = 1
+    while top > 0:
+        top -= 1
+        v = stack[top]
+        below = bound[top]
+        if count == k and below > best_d[k - 1] * (1.0 + 1e-9):
+            continue
+        axis = node_axis[base + v]
+        if axis < 0:
+            for p in range(node_lo[base + v], node_hi[base + v]):
+                q = order[p]
+                if q != i:
+                    d2 = 0.0
+                    for a in range(d):
+                        diff = tree_pts[p, a] - pts[i, a]
+                        d2 += diff * diff
+                    count = _offer(best_d, best_j, count, k, d2, q)
+            continue
+        gap = pts[i, axis] - node_split[base + v]
+        near, far = (2 * v + 1, 2 * v + 2) if gap < 0.0 else (2 * v + 2, 2 * v + 1)
+        stack[top] = far
+        bound[top] = max(below, gap * gap)
+        top += 1
+        stack[top] = near
+        bound[top] = below
+        top += 1
+    return count
 
 
 @njit(parallel=True, cache=True)
-def _knn(pts, cell_pts, cell_group, k, params, axes, cell_ptr, cell_rows, out):  # type: ignore[no-untyped-def]
-    """Queries in cell order: consecutive queries walk the same cells."""
-    n = cell_rows.size
+def _knn(pts, tree_pts, order, order_group, tree_base, k, node_lo, node_hi, node_axis, node_split,
+         out):  # type: ignore[no-untyped-def]
+    n = order.size
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         best_d = np.empty(k)
         best_j = np.empty(k, np.int64)
+        stack = np.empty(_STACK, np.int64)
+        bound = np.empty(_STACK)
         for t in range(task * _CHUNK, min(n, (task + 1) * _CHUNK)):
-            i = cell_rows[t]
-            found = _query(pts, cell_pts, i, cell_group[t], k, params, axes, cell_ptr, cell_rows, best_d, best_j)
+            i = order[t]
+            found = _query(pts, tree_pts, order, i, tree_base[order_group[t]], k, node_lo, node_hi, node_axis,
+                           node_split, best_d, best_j, stack, bound)
             for c in range(found):
                 out[i, c] = best_j[c]
+
+
+@njit(parallel=True, cache=True)
+def _build_all(pts, order, group_ptr, tree_base, node_lo, node_hi, node_axis, node_split):  # type: ignore[no-untyped-def]
+    for g in prange(group_ptr.size - 1):
+        _build(pts, order, group_ptr[g], group_ptr[g + 1], node_lo, node_hi, node_axis, node_split, tree_base[g])
 
 
 def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np.ndarray:
@@ -186,18 +189,19 @@ def nearest_in_groups(points: np.ndarray, k: int, group: np.ndarray | None = Non
     if n < 2 or k < 1:
         return out
     labels = np.zeros(n, np.int64) if group is None else np.asarray(group, np.int64)
-    sorted_rows = np.argsort(labels, kind="stable").astype(np.int64)
-    ordered = labels[sorted_rows]
+    order = np.argsort(labels, kind="stable").astype(np.int64)
+    ordered = labels[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     group_ptr = np.append(starts, n).astype(np.int64)
-    n_groups = starts.size
-    row_group = np.repeat(np.arange(n_groups, dtype=np.int64), np.diff(group_ptr))
-    params = np.zeros((n_groups, 6))
-    axes = np.zeros((n_groups, 2), np.int64)
     sizes = np.diff(group_ptr)
-    cell_ptr = np.zeros(int(np.sum(4 * sizes + 5)) + n_groups, np.int64)  # room for every group's grid
-    cell_rows = np.empty(n, np.int64)
-    _build(pts, sorted_rows, group_ptr, params, axes, cell_ptr, cell_rows)
-    # cell_rows keeps each group's rows in its slice of sorted_rows, so row_group also labels cell_rows
-    _knn(pts, np.ascontiguousarray(pts[cell_rows]), row_group, int(k), params, axes, cell_ptr, cell_rows, out)
+    order_group = np.repeat(np.arange(starts.size, dtype=np.int64), sizes)
+    counts = np.array([_nodes(int(m)) for m in sizes], np.int64)
+    tree_base = np.zeros(sizes.size, np.int64)
+    np.cumsum(counts[:-1], out=tree_base[1:])
+    total = int(counts.sum())
+    node_lo, node_hi = np.zeros(total, np.int64), np.zeros(total, np.int64)
+    node_axis, node_split = np.full(total, -1, np.int64), np.zeros(total)
+    _build_all(pts, order, group_ptr, tree_base, node_lo, node_hi, node_axis, node_split)
+    _knn(pts, np.ascontiguousarray(pts[order]), order, order_group, tree_base, int(k), node_lo, node_hi, node_axis,
+         node_split, out)
     return out

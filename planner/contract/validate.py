@@ -221,9 +221,7 @@ def _address_conflicts(codes: np.ndarray, lat: np.ndarray, lon: np.ndarray, cand
     la, lo = lat[rows], lon[rows]
     (lat_lo, lon_lo, abs_lo), (lat_hi, lon_hi, _) = grouping.group_min_max(c, int(c.max()) + 1, la, lo, np.abs(la))
     metres = _EARTH_RADIUS_M * np.pi / 180.0
-    with np.errstate(invalid="ignore"):  # addresses without a candidate row: inf - inf
-        wide = (np.hypot(lat_hi - lat_lo, (lon_hi - lon_lo) * np.cos(np.radians(abs_lo))) * metres
-                > S.ADDRESS_CONFLICT_M)
+    wide = np.hypot(lat_hi - lat_lo, (lon_hi - lon_lo) * np.cos(np.radians(abs_lo))) * metres > S.ADDRESS_CONFLICT_M
     rows = rows[wide[c]]
     if rows.size == 0:
         return out

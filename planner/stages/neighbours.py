@@ -2,8 +2,8 @@
 
 Savings, the local search and SISR restrict their moves to these lists. Points
 are embedded so that Euclidean distance ranks the metric (unit vectors for
-great circle, :meth:`planner.device.Compute.embed`) and searched on a grid per
-hub (:func:`planner.device.nearest_in_groups`), so every neighbour found lies
+great circle, :meth:`planner.device.Compute.embed`) and searched in a k-d tree
+per hub (:func:`planner.device.nearest_in_groups`), so every neighbour found lies
 in the stop's own hub.
 """
 from __future__ import annotations
