@@ -252,8 +252,11 @@ def _validate_parcels(parcels: pa.Table, hubs: pa.Table) -> tuple[pa.Table, pa.T
     fee = _values(parcels, "parcels", "fee_usd")
     tier_code = _tier_codes(parcels)
     forced = _strings(parcels, "hub_id")
-    hub_index = numpy_column(pc.index_in(forced, value_set=hubs.column("hub_id").combine_chunks())
-                    .fill_null(-1)).astype(np.int32)
+    if forced.null_count == len(forced):  # no parcel names a hub (a column of nulls is hashed as slowly)
+        hub_index = np.full(n, -1, np.int32)
+    else:
+        hub_index = numpy_column(pc.index_in(forced, value_set=hubs.column("hub_id").combine_chunks())
+                                 .fill_null(-1)).astype(np.int32)
     with np.errstate(invalid="ignore"):
         bad_weight = ~(weight > 0)
         over_capacity = weight > np.float32(_largest_vehicle_kg(hubs))
@@ -280,7 +283,9 @@ def _validate_parcels(parcels: pa.Table, hubs: pa.Table) -> tuple[pa.Table, pa.T
     formatted = {S.REASON_ADDRESS_CONFLICT: ("address_id", address)}
     if "tier" in parcels.column_names:
         formatted[S.REASON_UNKNOWN_TIER] = ("tier", parcels.column("tier"))
-    return table.filter(pa.array(codes == 0)), _rejects("parcels", codes, S.PARCEL_CHECKS, ids, formatted)
+    valid = codes == 0
+    kept = table if valid.all() else table.filter(pa.array(valid))  # a filter copies every column, even of all rows
+    return kept, _rejects("parcels", codes, S.PARCEL_CHECKS, ids, formatted)
 
 
 def validate(parcels: pa.Table, hubs: pa.Table) -> Inputs:
