@@ -253,15 +253,17 @@ def group_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
     if any(k.size != n for k in keys):
         raise ValueError("keys of different lengths")
-    keys = tuple(k for k in keys if k.min() != k.max())
-    if not keys:
+    ranges = [(k, k.min(), k.max()) for k in keys]
+    varied = [(k, lo, hi) for k, lo, hi in ranges if lo != hi]
+    if not varied:
         return np.zeros(n, np.int32), np.zeros(1, np.int64)
-    if len(keys) == 1 and keys[0].dtype.kind in "iu" and keys[0].min() >= 0 and keys[0].max() < 2 * n:
+    if len(varied) == 1 and varied[0][0].dtype.kind in "iu" and varied[0][1] >= 0 and varied[0][2] < 2 * n:
+        key, _, hi = varied[0]
         group = np.empty(n, np.int32)
         first_of = np.empty(n, np.int64)
-        k = _number_small(np.ascontiguousarray(keys[0], np.int64), np.full(int(keys[0].max()) + 1, -1, np.int32),
-                          group, first_of)
+        k = _number_small(np.ascontiguousarray(key, np.int64), np.full(int(hi) + 1, -1, np.int32), group, first_of)
         return group, first_of[:k].copy()
+    keys = tuple(k for k, _, _ in varied)
     first = first_rows(*keys)
     group, _ = codes(first)
     return group.astype(np.int32), np.flatnonzero(first == np.arange(n)).astype(np.int64)

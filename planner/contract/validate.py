@@ -213,11 +213,12 @@ def _address_conflicts(codes: np.ndarray, lat: np.ndarray, lon: np.ndarray, cand
     if np.count_nonzero(candidate) < 2:
         return out
     rows = np.flatnonzero(candidate & (codes >= 0))
-    n_codes = int(codes.max(initial=-1)) + 1
-    rows = rows[np.bincount(codes[rows], minlength=n_codes)[codes[rows]] >= 2]  # alone, a row has no partner
+    code = codes[rows]
+    shared = np.bincount(code, minlength=int(codes.max(initial=-1)) + 1)[code] >= 2  # alone, no partner
+    rows = rows[shared]
     if rows.size == 0:
         return out
-    c, _ = grouping.group_rows(codes[rows])
+    c, _ = grouping.group_rows(code[shared])
     la, lo = lat[rows], lon[rows]
     (lat_lo, lon_lo, abs_lo), (lat_hi, lon_hi, _) = grouping.group_min_max(c, int(c.max()) + 1, la, lo, np.abs(la))
     metres = _EARTH_RADIUS_M * np.pi / 180.0

@@ -173,16 +173,13 @@ def build_stops(parcels: Parcels, settings: Settings) -> Stops:
     lat, lon, hub, tier, weight, address = (parcels.lat, parcels.lon, parcels.forced_hub, parcels.tier,
                                             parcels.weight_kg, parcels.address)
     by_address = address >= 0
-    if by_address.all():  # the usual day: every parcel names its address
-        stop, first = group_rows(address, hub, parcels.network)
-    else:
-        stop, first = group_rows(
-            by_address.astype(np.int64),
-            np.where(by_address, address, _coordinate_bits(lat)),
-            np.where(by_address, 0, _coordinate_bits(lon)),
-            hub.astype(np.int64),
-            parcels.network.astype(np.int64),
-        )
+    stop, first = group_rows(  # keys that hold one value (every parcel with an address, no forced hub) drop out
+        by_address.astype(np.int64),
+        np.where(by_address, address, _coordinate_bits(lat)),
+        np.where(by_address, 0, _coordinate_bits(lon)),
+        hub.astype(np.int64),
+        parcels.network.astype(np.int64),
+    )
     n_stops = first.size
     n_parcels, weight_kg, stop_tier = _stop_totals(stop, n_stops, np.asarray(weight, np.float64),
                                                    np.asarray(tier, np.int8))
