@@ -100,6 +100,13 @@ def build(jit: Callable) -> SimpleNamespace:
         return scale * 2.0 * EARTH_RADIUS_KM * math.asin(min(h, 1.0))
 
     @jit
+    def chord_km_floor(scale: float, dx: float, dy: float, dz: float) -> float:
+        """A lower bound of :func:`chord_km` without its arcsine (``h <= asin(h)``): the same operations in the
+        same order, so rounding keeps the bound, and a search can skip a position whose bound already loses."""
+        h = 0.5 * math.sqrt(dx * dx + dy * dy + dz * dz)
+        return scale * 2.0 * EARTH_RADIUS_KM * min(h, 1.0)
+
+    @jit
     def leg_seconds(dist_km: float, speed_from_kmh: float, speed_to_kmh: float) -> float:
         return dist_km * 1800.0 * (1.0 / speed_from_kmh + 1.0 / speed_to_kmh)
 
@@ -128,6 +135,7 @@ def build(jit: Callable) -> SimpleNamespace:
         node_distance=node_distance,
         embed=embed,
         chord_km=chord_km,
+        chord_km_floor=chord_km_floor,
         leg_seconds=leg_seconds,
         hilbert_d=hilbert_d,
     )

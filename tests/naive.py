@@ -556,3 +556,55 @@ def candidate_arcs_by_sorting(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lo
     arc_hub, arc_dist = np.take_along_axis(hub, order, 1).ravel(), np.take_along_axis(dist, order, 1).ravel()
     keep = np.isfinite(arc_dist)
     return np.repeat(free, hub.shape[1])[keep], arc_hub[keep], arc_dist[keep]
+
+
+def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, cap_kg, cap_n, max_dur, max_routes,
+                       scale):
+    """SISR's recreate step written out: the cheapest feasible place for stop ``c`` among ``routes`` (lists of
+    stops, empty slots allowed), every candidate's distance and duration summed from scratch with the haversine.
+
+    Candidates in the kernel's order: before and after each of ``c``'s neighbours ``nbr`` (-1 ends the list) that
+    is routed, then a new route (while fewer than ``max_routes`` are in use), then, only when none of those fits,
+    every position of every route. Returns (added km, route, position) with position the index ``c`` takes in the
+    route, or (inf, -1, -1) when nothing fits."""
+    def dist(u, v):
+        return scale * haversine_km(lat[u], lon[u], lat[v], lon[v]) * 0.5 * (circ[u] + circ[v])
+
+    def figures(route):
+        path = [depot, *route, depot]
+        km = sum(dist(u, v) for u, v in zip(path, path[1:]))
+        sec = sum(reference.leg_seconds(dist(u, v), spd[u], spd[v]) for u, v in zip(path, path[1:]))
+        return km, sec + sum(svc[u] for u in route)
+
+    def added(r, pos):
+        route = routes[r]
+        if sum(kg[u] for u in route) + kg[c] > cap_kg or sum(pn[u] for u in route) + pn[c] > cap_n:
+            return INF
+        km0 = figures(route)[0]
+        km, sec = figures(route[:pos] + [c] + route[pos:])
+        return INF if sec > max_dur else km - km0
+
+    where = {u: (r, i) for r, route in enumerate(routes) for i, u in enumerate(route)}
+    best = (INF, -1, -1)
+    for v in nbr:
+        if v < 0:
+            break
+        if v not in where:
+            continue
+        r, i = where[v]
+        for pos in (i, i + 1):
+            delta = added(r, pos)
+            if delta < best[0]:
+                best = (delta, r, pos)
+    if sum(1 for route in routes if route) < max_routes:
+        km, sec = figures([c])
+        if sec <= max_dur and km < best[0]:
+            best = (km, next(r for r, route in enumerate(routes) if not route), 0)
+    if best[1] < 0:
+        for r, route in enumerate(routes):
+            if route:
+                for pos in range(len(route) + 1):
+                    delta = added(r, pos)
+                    if delta < best[0]:
+                        best = (delta, r, pos)
+    return best

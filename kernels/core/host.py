@@ -15,5 +15,6 @@ pair_circuity = _cores.pair_circuity
 node_distance = _cores.node_distance
 embed = _cores.embed
 chord_km = _cores.chord_km
+chord_km_floor = _cores.chord_km_floor
 leg_seconds = _cores.leg_seconds
 hilbert_d = _cores.hilbert_d

@@ -163,3 +163,27 @@ def test_api_rejects_unknown_backend():
 def test_api_cuda_without_device_is_an_error():
     with pytest.raises(BackendUnavailable, match="backend 'cuda' requested but"):
         api.hilbert_keys([0.0], [0.0], 0.0, 1.0, 0.0, 1.0, backend="cuda")
+
+
+def test_chord_floor_never_exceeds_the_chord_distance(rng):
+    # SISR skips a position when its bound already loses, so the compiled bound must stay at or below the
+    # compiled distance for every pair, the tiny chords of neighbouring stops and antipodes included
+    floor = njit(lambda s, x, y, z: host.chord_km_floor(s, x, y, z))
+    exact = njit(lambda s, x, y, z: host.chord_km(s, x, y, z))
+    lat, lon = rng.uniform(-90, 90, 4000), rng.uniform(-180, 180, 4000)
+    jitter = rng.normal(0, 1e-6, (2, 2000))
+    near = (np.column_stack([lat[:2000], lat[:2000] + jitter[0]]).ravel(),
+            np.column_stack([lon[:2000], lon[:2000] + jitter[1]]).ravel())
+    for a, b in ((lat, lon), near):
+        u = np.column_stack(naive_unit_vectors(a, b))
+        for i in range(0, a.size, 2):
+            d = u[i] - u[i + 1]
+            lo, hi = floor(1.3, *d), exact(1.3, *d)
+            assert lo <= hi
+            assert lo >= hi * (1 - 0.6)  # a bound worth having: asin(h) < 1.58 h on [0, 1]
+    assert floor(1.0, 0.0, 0.0, 2.0) <= exact(1.0, 0.0, 0.0, 2.0) == pytest.approx(math.pi * EARTH_RADIUS_KM)
+
+
+def naive_unit_vectors(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p, lam = np.radians(lat), np.radians(lon)
+    return np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)

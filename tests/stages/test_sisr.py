@@ -208,3 +208,73 @@ def test_effort_sets_the_work_and_the_cap() -> None:
     assert ImproveSettings(effort_s=0.0).budget(10**6).sisr_per_stop == 0.0  # local search only
     with pytest.raises(SettingsError, match="improve.effort_s must be a number >= 0"):
         ImproveSettings(effort_s=-1.0)
+
+
+@pytest.mark.parametrize(("fleet_full", "no_neighbours"), [(False, False), (True, False), (True, True)])
+def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neighbours: bool) -> None:
+    # the recreate step skips positions by lower bounds and checks the shift only for winners; it must still pick
+    # what trying every candidate exactly picks, granular first, then a new route, then every route
+    from kernels.cpu import sisr
+    from tests import naive
+
+    rng = np.random.default_rng(11)
+    n, n_routes = 60, 7
+    node = np.column_stack([np.r_[40.7 + rng.normal(0, 0.05, n), 40.7], np.r_[-74.0 + rng.normal(0, 0.06, n), -74.0],
+                            np.r_[rng.uniform(1, 30, n), 0.0], np.r_[rng.integers(1, 3, n), 0.0],
+                            np.r_[rng.uniform(60, 300, n), 0.0], np.r_[rng.choice([22.0, 38.0, 60.0], n), 38.0],
+                            np.r_[rng.uniform(0.8, 1.5, n), 1.0]])
+    routes = [list(map(int, r)) for r in np.array_split(rng.permutation(n), n_routes)]
+    ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
+    nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 8)
+    if no_neighbours:
+        nbr[:] = -1
+    nd = sisr.neighbour_distances(ready, nbr, GREAT_CIRCLE, CIRCUITY)
+    lat, lon, kg, pn, svc, spd, circ = node.T
+    cap_kg = float(max(kg[r].sum() for r in routes)) + 20.0
+    cap_n = float(max(pn[r].sum() for r in routes)) + 2.0
+    shift = 1.03 * max(_route_seconds(r, node, n) for r in routes)
+    checked = 0
+    for c in range(n):
+        rest = [[u for u in r if u != c] for r in routes]
+        slots = rest + [[] for _ in range(n + 1 - len(rest))]
+        used = sum(1 for r in rest if r)
+        max_routes = float(used if fleet_full else 1000)
+        flat = np.array([u for r in slots for u in r], np.int32)
+        ptr = np.r_[0, np.cumsum([len(r) for r in slots])].astype(np.int64)
+        ns = np.empty((n, 3), np.int32)
+        ri = np.empty((len(slots), 3), np.int32)
+        rs = np.empty((len(slots), 3))
+        sc = np.zeros(4)
+        prm = np.zeros(sisr.N_PARAMS)
+        prm[sisr.P_METRIC], prm[sisr.P_SCALE] = GREAT_CIRCLE, CIRCUITY
+        sisr.load_routes(ready, flat, ptr, ns, ri, rs, sc, prm)
+        prm[sisr.P_CAP_KG], prm[sisr.P_CAP_N], prm[sisr.P_MAX_DUR], prm[sisr.P_MAX_ROUTES] = (cap_kg, cap_n, shift,
+                                                                                               max_routes)
+        ed = np.zeros(n)
+        sisr._edges(ready, ns, ed, GREAT_CIRCLE, CIRCUITY)
+        got_r, p, q, d_in, d_out = sisr._best_position(c, ready, nbr, nd, ns, ed, ri, rs, sc, prm,
+                                                       sisr.seed_rng(1), True)
+        want = naive.sisr_best_position(c, slots, lat, lon, kg, pn, svc, spd, circ, n, nbr[c], cap_kg, cap_n, shift,
+                                        max_routes, CIRCUITY)
+        assert got_r == want[1]
+        if got_r < 0:
+            continue
+        checked += 1
+        route = slots[got_r]
+        pos = len(route) if q < 0 else route.index(q)
+        assert pos == want[2] and (p < 0 or route[pos - 1] == p)
+        u, v = (p if p >= 0 else n), (q if q >= 0 else n)
+        d = sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, u, v) if route else 0.0
+        assert d_in == sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, u, c)
+        assert d_out == sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, c, v)
+        assert d_in + d_out - d == pytest.approx(want[0], rel=1e-9, abs=1e-9)
+    assert checked >= n // 2
+
+
+def _route_seconds(route: list[int], node: np.ndarray, depot: int) -> float:
+    path = [depot, *route, depot]
+    sec = 0.0
+    for u, v in zip(path, path[1:]):
+        d = CIRCUITY * scalar.haversine_km(*node[u, :2], *node[v, :2]) * 0.5 * (node[u, 6] + node[v, 6])
+        sec += scalar.leg_seconds(d, node[u, 5], node[v, 5]) + (node[v, 4] if v != depot else 0.0)
+    return sec
