@@ -205,11 +205,11 @@ class ImproveSettings:
     #: the default effort: this many seconds, plus ``default_effort_per_million_s`` per million stops, at most
     #: ``default_effort_max_s`` (so a 10M-parcel day stays a batch job of minutes on 2 cores)
     default_effort_base_s: float = 5.0
-    default_effort_per_million_s: float = 75.0
+    default_effort_per_million_s: float = 90.0
     default_effort_max_s: float = 100.0
     #: SISR iterations one second of effort buys: the reference machine's rate on national hubs (fixed, so
     #: that an effort means the same work everywhere)
-    iterations_per_effort_s: float = 40_000.0
+    iterations_per_effort_s: float = 90_000.0
     #: wall-clock safety cap of the improve stage in seconds; None: max(600, 10 x the effort)
     time_cap_s: float | None = None
     #: rounds of intra + inter route local search before SISR; None: :meth:`rounds_for` the run (three where
@@ -276,7 +276,7 @@ class ImproveSettings:
     def rounds_for(self, n_stops: int) -> int:
         """Local-search rounds before SISR in a run of ``n_stops`` routable stops: ``max_rounds`` when set, else
         three where they cost at most ``local_search_share`` of :meth:`effort_for` them, none elsewhere. Where
-        the effort is small (a default national day: 70 s for 866k stops) the rounds would take most of it and
+        the effort is small (a default national day: 83 s for 866k stops) the rounds would take most of it and
         SISR gains as much in that time; where it is large (300 s for the same day) they are a small share and
         leave SISR a better start (0.3 % shorter)."""
         if self.max_rounds is not None:

@@ -19,7 +19,7 @@ from tests.loads import make_load
 
 HUBS = [(40.75, -73.99, 6, 400.0), (40.68, -73.90, 6, 400.0)]
 TABLES = ("assignments", "routes", "hubs", "rejects")
-#: small, but enough SISR iterations per stop (0.1 s x 40,000 / ~250 stops) that the search matters
+#: small, but enough SISR iterations per stop (0.1 s x 90,000 / ~250 stops) that the search matters
 EFFORT = "0.1"
 
 
