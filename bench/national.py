@@ -380,7 +380,8 @@ def curve_table(rows: list[dict[str, Any]]) -> str:
         mean = f"{statistics.mean(r['ratios']):.3f}" if r["ratios"] else "-"
         worst = f"{max(r['ratios']):.3f}" if r["ratios"] else "-"
         effort = "-" if r["effort_s"] is None else f"{r['effort_s']:g}"
-        lines.append(f"| {effort} | {r['wall_s']:.1f} | {r['km']:,.0f} | {mean} | {worst} |")
+        wall = "-" if r["wall_s"] is None else f"{r['wall_s']:.1f}"  # None: a reused plan, not timed here
+        lines.append(f"| {effort} | {wall} | {r['km']:,.0f} | {mean} | {worst} |")
     return "\n".join(lines)
 
 
