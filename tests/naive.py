@@ -561,14 +561,14 @@ def candidate_arcs_by_sorting(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lo
 def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, cap_kg, cap_n, max_dur, max_routes,
                        scale):
     """SISR's recreate step written out: the cheapest feasible place for stop ``c`` among ``routes`` (lists of
-    stops, empty slots allowed), every candidate's distance and duration summed from scratch with the haversine.
+    stops, empty slots allowed), every candidate's distance and duration summed from scratch (:func:`node_distance`).
 
     Candidates in the kernel's order: before and after each of ``c``'s neighbours ``nbr`` (-1 ends the list) that
     is routed, then a new route (while fewer than ``max_routes`` are in use), then, only when none of those fits,
     every position of every route. Returns (added km, route, position) with position the index ``c`` takes in the
     route, or (inf, -1, -1) when nothing fits."""
     def dist(u, v):
-        return scale * haversine_km(lat[u], lon[u], lat[v], lon[v]) * 0.5 * (circ[u] + circ[v])
+        return node_distance(GREAT_CIRCLE, scale, circ, lat, lon, u, v)
 
     def figures(route):
         path = [depot, *route, depot]

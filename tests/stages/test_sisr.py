@@ -232,7 +232,9 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
     lat, lon, kg, pn, svc, spd, circ = node.T
     cap_kg = float(max(kg[r].sum() for r in routes)) + 20.0
     cap_n = float(max(pn[r].sum() for r in routes)) + 2.0
-    shift = 1.03 * max(_route_seconds(r, node, n) for r in routes)
+    as_nodes = Nodes(a=node[:, 0], b=node[:, 1], demand_kg=node[:, 2], demand_n=node[:, 3], service_s=node[:, 4],
+                     speed_kmh=node[:, 5], circuity=node[:, 6], n_stops=n)
+    shift = 1.03 * max(_legs(as_nodes, np.array(r), n)[1] for r in routes)
     checked = 0
     for c in range(n):
         rest = [[u for u in r if u != c] for r in routes]
@@ -270,11 +272,3 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
         assert d_in + d_out - d == pytest.approx(want[0], rel=1e-9, abs=1e-9)
     assert checked >= n // 2
 
-
-def _route_seconds(route: list[int], node: np.ndarray, depot: int) -> float:
-    path = [depot, *route, depot]
-    sec = 0.0
-    for u, v in zip(path, path[1:]):
-        d = CIRCUITY * scalar.haversine_km(*node[u, :2], *node[v, :2]) * 0.5 * (node[u, 6] + node[v, 6])
-        sec += scalar.leg_seconds(d, node[u, 5], node[v, 5]) + (node[v, 4] if v != depot else 0.0)
-    return sec
