@@ -12,6 +12,7 @@ the same calls pass NumPy arrays straight through, without copies.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,11 +215,7 @@ class Compute:
              limits: tuple[float, float, float, float], settings: SisrSettings, seed: int, iterations: int | None,
              seconds: float, clock_stops: bool) -> tuple[np.ndarray, np.ndarray, float, int]:
         """SISR on one depot's routes, on the host's cores: (flat, ptr, cost, iterations)."""
-        params = api.sisr_params(avg_removed=settings.avg_removed, max_string=settings.max_string,
-                                 split_rate=settings.split_rate, split_depth=settings.split_depth,
-                                 blink=settings.blink, t0=settings.t0, tf=settings.tf,
-                                 cycle_per_stop=settings.cycle_per_stop,
-                                 max_iterations_per_stop=settings.max_iterations_per_stop, chunk=settings.chunk)
+        params = api.sisr_params(**dataclasses.asdict(settings))
         return api.sisr_search(node, neighbours, flat, ptr, limits, self.metric, self.scale, params, seed,
                                iterations, seconds, clock_stops, backend=self.name)
 

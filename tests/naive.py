@@ -559,14 +559,19 @@ def candidate_arcs_by_sorting(free, cell_of, cell_hub, lat, lon, hub_lat, hub_lo
 
 
 def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, cap_kg, cap_n, max_dur, max_routes,
-                       scale):
-    """SISR's recreate step written out: the cheapest feasible place for stop ``c`` among ``routes`` (lists of
-    stops, empty slots allowed), every candidate's distance and duration summed from scratch (:func:`node_distance`).
+                       scale, penalties=None, shift_slack=1e-6):
+    """SISR's recreate step written out: the cheapest place for stop ``c`` among ``routes`` (lists of stops,
+    empty slots allowed), every candidate's distance and duration summed from scratch (:func:`node_distance`).
 
+    Without ``penalties`` a place over the load or the shift (less ``shift_slack``) does not fit; with
+    ``penalties`` = (km a second, km a unit of overload, units a kg, units a parcel) every place on a route fits
+    and costs its added km plus the first weight times the seconds by which it makes the route's overrun of the
+    shift grow and the second times the units by which it makes the overload grow (kg and parcels over the
+    capacity counted in units by the third and fourth).
     Candidates in the kernel's order: before and after each of ``c``'s neighbours ``nbr`` (-1 ends the list) that
-    is routed, then a new route (while fewer than ``max_routes`` are in use), then, only when none of those fits,
-    every position of every route. Returns (added km, route, position) with position the index ``c`` takes in the
-    route, or (inf, -1, -1) when nothing fits."""
+    is routed, then a new route (while fewer than ``max_routes`` are in use, and within the shift), then, only
+    when none of those fits, every position of every route. Returns (cost, route, position, added km) with
+    position the index ``c`` takes in the route, or (inf, -1, -1, inf) when nothing fits."""
     def dist(u, v):
         return node_distance(GREAT_CIRCLE, scale, circ, lat, lon, u, v)
 
@@ -576,16 +581,24 @@ def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, 
         sec = sum(reference.leg_seconds(dist(u, v), spd[u], spd[v]) for u, v in zip(path, path[1:]))
         return km, sec + sum(svc[u] for u in route)
 
+    def overs(route):
+        over_s = max(0.0, figures(route)[1] - (max_dur - shift_slack))
+        load_kg, load_n = sum(kg[u] for u in route), sum(pn[u] for u in route)
+        return over_s, max(0.0, load_kg - cap_kg) * penalties[2] + max(0.0, load_n - cap_n) * penalties[3]
+
     def added(r, pos):
         route = routes[r]
-        if sum(kg[u] for u in route) + kg[c] > cap_kg or sum(pn[u] for u in route) + pn[c] > cap_n:
-            return INF
-        km0 = figures(route)[0]
-        km, sec = figures(route[:pos] + [c] + route[pos:])
-        return INF if sec > max_dur else km - km0
+        new = route[:pos] + [c] + route[pos:]
+        km = figures(new)[0] - figures(route)[0]
+        if penalties is None:
+            if sum(kg[u] for u in route) + kg[c] > cap_kg or sum(pn[u] for u in route) + pn[c] > cap_n:
+                return INF, INF
+            return (INF, INF) if figures(new)[1] > max_dur - shift_slack else (km, km)
+        (s0, l0), (s1, l1) = overs(route), overs(new)
+        return km + penalties[0] * (s1 - s0) + penalties[1] * (l1 - l0), km
 
     where = {u: (r, i) for r, route in enumerate(routes) for i, u in enumerate(route)}
-    best = (INF, -1, -1)
+    best = (INF, -1, -1, INF)
     for v in nbr:
         if v < 0:
             break
@@ -593,18 +606,18 @@ def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, 
             continue
         r, i = where[v]
         for pos in (i, i + 1):
-            delta = added(r, pos)
-            if delta < best[0]:
-                best = (delta, r, pos)
+            cost, km = added(r, pos)
+            if cost < best[0]:
+                best = (cost, r, pos, km)
     if sum(1 for route in routes if route) < max_routes:
         km, sec = figures([c])
-        if sec <= max_dur and km < best[0]:
-            best = (km, next(r for r, route in enumerate(routes) if not route), 0)
+        if sec <= max_dur - shift_slack and km < best[0]:
+            best = (km, next(r for r, route in enumerate(routes) if not route), 0, km)
     if best[1] < 0:
         for r, route in enumerate(routes):
             if route:
                 for pos in range(len(route) + 1):
-                    delta = added(r, pos)
-                    if delta < best[0]:
-                        best = (delta, r, pos)
+                    cost, km = added(r, pos)
+                    if cost < best[0]:
+                        best = (cost, r, pos, km)
     return best

@@ -142,6 +142,26 @@ def test_search_is_deterministic_and_longer_is_never_worse() -> None:
         assert np.all(longer <= shorter + 1e-9)
 
 
+def test_penalised_search_repeats_in_any_chunks_and_ends_within_every_limit() -> None:
+    # the penalty weights and their windows live in the search state, so the trajectory is the same whatever the
+    # chunking; the instance's limits bind, so the penalties change the search, and both searches end within them
+    nodes, routes = _instance(6, per_hub=30)
+
+    def run(**sisr: object) -> RouteSet:
+        settings = ImproveSettings(search_neighbours=20, sisr=replace(ImproveSettings().sisr, **sisr))
+        out, _, _ = search(routes, nodes, _hubs(), COMPUTE, settings, 60.0, 5, np.arange(HUBS.shape[0]), 40)
+        return out
+
+    def as_lists(out: RouteSet) -> list[list[int]]:
+        return [out.routes[r, : out.route_len[r]].tolist() for r in range(out.size)]
+
+    chunked, whole, hard = run(chunk=7), run(chunk=256), run(penalties=False)
+    assert as_lists(chunked) == as_lists(whole)
+    assert as_lists(whole) != as_lists(hard)
+    for out in (whole, hard):
+        _assert_feasible(nodes, routes, out)
+
+
 def test_zero_budget_returns_the_input_distance() -> None:
     nodes, routes = _instance(5, per_hub=10)
     out = _run(nodes, routes, 0, per_stop=0)
@@ -203,17 +223,20 @@ def test_effort_sets_the_work_and_the_cap() -> None:
     assert fixed.budget(1000).seconds == 600.0  # the cap: at least 600 s, else 10 x the effort
     assert ImproveSettings(effort_s=100.0).budget(1000).seconds == 1000.0
     default = ImproveSettings()
-    assert default.effort_for(10**6) == 95.0 and default.effort_for(10**8) == 100.0  # grows with the load, capped
+    assert default.effort_for(10**6) == 85.0 and default.effort_for(10**8) == 100.0  # grows with the load, capped
     assert ImproveSettings(time_cap_s=5.0).budget(10).seconds == 5.0
     assert ImproveSettings(effort_s=0.0).budget(10**6).sisr_per_stop == 0.0  # local search only
     with pytest.raises(SettingsError, match="improve.effort_s must be a number >= 0"):
         ImproveSettings(effort_s=-1.0)
 
 
-@pytest.mark.parametrize(("fleet_full", "no_neighbours"), [(False, False), (True, False), (True, True)])
-def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neighbours: bool) -> None:
+@pytest.mark.parametrize(("fleet_full", "no_neighbours", "penalised"),
+                         [(False, False, False), (True, False, False), (True, True, False), (False, False, True),
+                          (True, False, True), (True, True, True)])
+def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neighbours: bool, penalised: bool) -> None:
     # the recreate step skips positions by lower bounds and checks the shift only for winners; it must still pick
-    # what trying every candidate exactly picks, granular first, then a new route, then every route
+    # what trying every candidate exactly picks, granular first, then a new route, then every route; with
+    # penalties, places over the load or the shift compete at their penalised cost
     from kernels.cpu import sisr
     from tests import naive
 
@@ -232,9 +255,14 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
     lat, lon, kg, pn, svc, spd, circ = node.T
     cap_kg = float(max(kg[r].sum() for r in routes)) + 20.0
     cap_n = float(max(pn[r].sum() for r in routes)) + 2.0
+    # with penalties, limits that some routes already break, and weights that make over-limit places win or lose
+    penalties = (0.004, 0.3, 0.1, 0.7) if penalised else None
+    if penalised:
+        cap_kg, cap_n = 0.9 * cap_kg, cap_n - 3.0
     as_nodes = Nodes(a=node[:, 0], b=node[:, 1], demand_kg=node[:, 2], demand_n=node[:, 3], service_s=node[:, 4],
                      speed_kmh=node[:, 5], circuity=node[:, 6], n_stops=n)
-    shift = 1.03 * max(_legs(as_nodes, np.array(r), n)[1] for r in routes)
+    shift = (0.97 if penalised else 1.03) * max(_legs(as_nodes, np.array(r), n)[1] for r in routes)
+    over_places = 0
     checked = 0
     for c in range(n):
         rest = [[u for u in r if u != c] for r in routes]
@@ -246,18 +274,22 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
         ns = np.empty((n, 3), np.int32)
         ri = np.empty((len(slots), 3), np.int32)
         rs = np.empty((len(slots), 3))
-        sc = np.zeros(4)
+        sc = np.zeros(sisr.N_SCORES)
         prm = np.zeros(sisr.N_PARAMS)
         prm[sisr.P_METRIC], prm[sisr.P_SCALE] = GREAT_CIRCLE, CIRCUITY
         sisr.load_routes(ready, flat, ptr, ns, ri, rs, sc, prm)
         prm[sisr.P_CAP_KG], prm[sisr.P_CAP_N], prm[sisr.P_MAX_DUR], prm[sisr.P_MAX_ROUTES] = (cap_kg, cap_n, shift,
                                                                                                max_routes)
+        if penalised:
+            prm[sisr.P_PENALISE], prm[sisr.P_PENALISE_LOAD] = 1.0, 1.0
+            prm[sisr.P_PER_KG], prm[sisr.P_PER_N] = penalties[2:]
+            sc[sisr.W_DUR], sc[sisr.W_LOAD] = penalties[:2]
         ed = np.zeros(n)
         sisr._edges(ready, ns, ed, GREAT_CIRCLE, CIRCUITY)
         got_r, p, q, d_in, d_out = sisr._best_position(c, ready, nbr, nd, ns, ed, ri, rs, sc, prm,
                                                        sisr.seed_rng(1), True)
         want = naive.sisr_best_position(c, slots, lat, lon, kg, pn, svc, spd, circ, n, nbr[c], cap_kg, cap_n, shift,
-                                        max_routes, CIRCUITY)
+                                        max_routes, CIRCUITY, penalties)
         assert got_r == want[1]
         if got_r < 0:
             continue
@@ -269,6 +301,8 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
         d = sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, u, v) if route else 0.0
         assert d_in == sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, u, c)
         assert d_out == sisr._dist(ready, GREAT_CIRCLE, CIRCUITY, c, v)
-        assert d_in + d_out - d == pytest.approx(want[0], rel=1e-9, abs=1e-9)
+        assert d_in + d_out - d == pytest.approx(want[3], rel=1e-9, abs=1e-9)
+        over_places += want[0] != pytest.approx(want[3], rel=1e-9, abs=1e-9)
     assert checked >= n // 2
+    assert (over_places > 0) == penalised  # the penalised cases do pick places over a limit, and only they
 
