@@ -295,8 +295,9 @@ def warm_up(*, backend: str = "cpu") -> bool:
               z.copy(), np.full(1, -1, np.int32))
     candidate_arcs(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros((1, 2), np.int32), z, z, z, z,
                    GREAT_CIRCLE, 1.3, 1e3)
-    sisr_search(node, neighbours[:n], stops, np.array([0, 4, n], np.int64), (5.0, 5.0, 1e4, 3.0), GREAT_CIRCLE, 1.3,
-                params, 1, 16, 60.0, False)
+    for penalised in (True, False):  # the penalised search and the hard one are compiled apart
+        sisr_search(node, neighbours[:n], stops, np.array([0, 4, n], np.int64), (5.0, 5.0, 1e4, 3.0), GREAT_CIRCLE,
+                    1.3, params._replace(penalties=penalised), 1, 16, 60.0, False)
     m = np.abs(np.subtract.outer(np.arange(5.0), np.arange(5.0))) + np.eye(5)[::-1]  # asymmetric 4-stop route
     resequence_routes(np.array([0, 4], np.int64), np.zeros(1, np.int64), m.ravel(), m.ravel(), np.full(1, 1e9), 4)
     _WARM.add(backend)

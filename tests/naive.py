@@ -621,3 +621,41 @@ def sisr_best_position(c, routes, lat, lon, kg, pn, svc, spd, circ, depot, nbr, 
                     if cost < best[0]:
                         best = (cost, r, pos, km)
     return best
+
+
+def sisr_ruin(routes, nbr, avg_removed, max_string, split_rate, split_depth, rng, rand, randint):
+    """SISR's ruin step written out on route lists: every route walked whole to find a stop's position.
+
+    Strings are removed from the routes of a random seed stop and of its neighbours ``nbr[seed]`` in turn, a route
+    at most once, until the step's number of strings is reached; each string has a random length, holds its stop
+    at a random place and lies in its route, and with probability ``split_rate`` keeps a run of stops inside it.
+    ``rand(rng)`` and ``randint(rng, k)`` are the kernel's own draws, taken in the kernel's order, so the step
+    removes what the kernel removes. Returns the removed stops, a list per ruined route in ruin order."""
+    n = sum(len(route) for route in routes)
+    where = {u: r for r, route in enumerate(routes) for u in route}
+    ls_max = min(max_string, n / max(sum(1 for route in routes if route), 1.0))
+    strings = int(rand(rng) * (4.0 * avg_removed / (1.0 + ls_max) - 1.0)) + 1
+    seed = randint(rng, n)
+    out: list[list[int]] = []
+    ruined: set[int] = set()
+    for c in [seed, *nbr[seed]]:
+        if len(out) >= strings or c < 0:
+            break
+        r = where[c]
+        if r in ruined:
+            continue
+        route = routes[r]
+        card, pos = len(route), route.index(c)
+        ell = min(int(rand(rng) * min(float(card), ls_max)) + 1, card)
+        keep = 0
+        if ell < card and rand(rng) < split_rate:
+            keep = 1
+            while ell + keep < card and rand(rng) > split_depth:
+                keep += 1
+        width = ell + keep
+        lo, hi = max(0, pos - width + 1), min(pos, card - width)
+        start = lo + randint(rng, hi - lo + 1)
+        kept_at = start + randint(rng, ell + 1) if keep > 0 else card
+        out.append([route[t] for t in range(start, start + width) if not kept_at <= t < kept_at + keep])
+        ruined.add(r)
+    return out

@@ -96,7 +96,8 @@ LOAD_KG, LOAD_N, DUR = 0, 1, 2
 N_SCORES = 12
 # ``prm`` entries (float64[N_PARAMS]); P_PER_KG and P_PER_N count kg and parcels over the load in mean stops'
 # demands (1 / the stops' mean kg and parcels; 0 where the stops have none); P_FLOOR_DUR and P_FLOOR_LOAD are the
-# lowest the penalty weights fall to; P_PENALISE turns the penalties on, P_PENALISE_LOAD the load's among them
+# lowest the penalty weights fall to; P_PENALISE picks the penalised search (RUN_PENALISED), P_PENALISE_LOAD the load
+# among its penalised limits
 (P_METRIC, P_SCALE, P_CAP_KG, P_CAP_N, P_MAX_DUR, P_MAX_ROUTES, P_T0, P_TF, P_CBAR, P_LMAX, P_SPLIT_RATE,
  P_SPLIT_DEPTH, P_BLINK, P_CYCLE0, P_PENALISE, P_TARGET, P_STEP, P_WINDOW, P_PER_KG, P_PER_N, P_FLOOR_DUR,
  P_FLOOR_LOAD, P_PENALISE_LOAD) = range(23)
@@ -225,14 +226,16 @@ def seed_rng(seed: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def route_duration(node, ns, ri, r, metric, scale):  # type: ignore[no-untyped-def]
-    """Legs plus service seconds of route ``r``, summed from scratch."""
+def route_duration(node, ns, ri, ed, r, metric, scale):  # type: ignore[no-untyped-def]
+    """Legs plus service seconds of route ``r``, summed from scratch; the legs into the stops from ``ed``
+    (:func:`_edges`: each the distance from its predecessor, computed as :func:`_dist` computes it, so the sum is
+    the one a walk recomputing every distance gives, without its arcsines), the leg back to the depot computed."""
     n = ns.shape[0]
     u = n
     c = ri[r, FIRST]
     total = 0.0
     while c >= 0:
-        total += _leg(node, _dist(node, metric, scale, u, c), u, c) + node[c, SVC]
+        total += _leg(node, ed[c], u, c) + node[c, SVC]
         u = c
         c = ns[c, SUCC]
     return total + _leg(node, _dist(node, metric, scale, u, n), u, n)
@@ -250,6 +253,7 @@ def load_routes(node, flat, ptr, ns, ri, rs, sc, prm):  # type: ignore[no-untype
     rs[:, :] = 0.0
     cost = 0.0
     routes = 0
+    ed = np.empty(n, np.float64)
     for r in range(ptr.shape[0] - 1):
         lo, hi = ptr[r], ptr[r + 1]
         if hi == lo:
@@ -262,13 +266,14 @@ def load_routes(node, flat, ptr, ns, ri, rs, sc, prm):  # type: ignore[no-untype
             ns[c, SUCC] = flat[p + 1] if p + 1 < hi else -1
             rs[r, LOAD_KG] += node[c, KG]
             rs[r, LOAD_N] += node[c, NP]
-            cost += _dist(node, metric, scale, u, c)
+            ed[c] = _dist(node, metric, scale, u, c)
+            cost += ed[c]
             u = c
         cost += _dist(node, metric, scale, u, n)
         ri[r, FIRST] = flat[lo]
         ri[r, LAST] = flat[hi - 1]
         ri[r, CARD] = hi - lo
-        rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
+        rs[r, DUR] = route_duration(node, ns, ri, ed, r, metric, scale)
         routes += 1
     sc[COST] = cost
     sc[N_ROUTES] = routes
@@ -382,10 +387,10 @@ def _journal_move(c, r, p, q, ns, ri, rs, jn, jri, jrf, st_n, st_r, jc, it):  # 
 
 
 @njit(cache=True)
-def _remove(c, node, ns, ed, ri, rs, sc, prm, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
-    """Take stop ``c`` out of its route (journaled)."""
+def _remove(c, node, ns, ed, ri, rs, sc, prm, pen, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+    """Take stop ``c`` out of its route (journaled); with ``pen`` (a constant of each compiled search) book what
+    the route then runs over its limits."""
     r = ns[c, ROUTE]
-    pen = prm[P_PENALISE] > 0.0
     if pen:
         dur0 = _dur_over(rs[r, DUR], prm[P_MAX_DUR])
         load0 = _load_over(rs[r, LOAD_KG], rs[r, LOAD_N], prm)
@@ -424,10 +429,9 @@ def _remove(c, node, ns, ed, ri, rs, sc, prm, metric, scale, has_dur, jn, jri, j
 
 
 @njit(cache=True)
-def _insert(c, r, p, q, d1, d2, node, ns, ed, ri, rs, sc, prm, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+def _insert(c, r, p, q, d1, d2, node, ns, ed, ri, rs, sc, prm, pen, has_dur, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
     """Put stop ``c`` between ``p`` and ``q`` (-1: depot) of route ``r`` (journaled); ``d1`` and ``d2`` are
     its distances from ``p`` and to ``q``."""
-    pen = prm[P_PENALISE] > 0.0
     if pen:
         dur0 = _dur_over(rs[r, DUR], prm[P_MAX_DUR])
         load0 = _load_over(rs[r, LOAD_KG], rs[r, LOAD_N], prm)
@@ -481,11 +485,11 @@ def _side_delta(node, rs, c, u, v, d_uc, d_cv, d_uv, r, has_dur, max_dur, best, 
 
 
 @njit(cache=True)
-def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur):  # type: ignore[no-untyped-def]
+def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur):  # type: ignore[no-untyped-def]
     """Cheapest (route, pred, succ, d_pc, d_cs) for ``c``: granular first, then a new route, then every route;
     d_pc and d_cs are the distances into and out of ``c`` there.
 
-    A place's cost is the distance it adds; with penalties (``prm[P_PENALISE]``) plus ``sc[W_DUR]`` a second
+    A place's cost is the distance it adds; with penalties (``pen``) plus ``sc[W_DUR]`` a second
     by which it makes its route's overrun of the shift grow and, where the load is penalised too
     (``prm[P_PENALISE_LOAD]``), ``sc[W_LOAD]`` a mean stop's demand over the load (:func:`_load_over`); a place
     over a limit that is not penalised does not fit. Next to neighbour ``v`` the distance c-v comes from ``nd``, the
@@ -503,8 +507,7 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur):  # 
     cap_n = prm[P_CAP_N]
     kg = node[c, KG]
     np_ = node[c, NP]
-    pen = prm[P_PENALISE] > 0.0
-    pen_load = prm[P_PENALISE_LOAD] > 0.0
+    pen_load = pen and prm[P_PENALISE_LOAD] > 0.0
     w_dur = sc[W_DUR] if pen else -1.0
     dur_bounds = pen and has_dur  # whether a route over the shift can come back under it
     best = math.inf
@@ -621,7 +624,8 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur):  # 
 
 
 @njit(cache=True)
-def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc, it):  # type: ignore[no-untyped-def]
+def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, pen, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc,
+          it):  # type: ignore[no-untyped-def]
     """Remove strings from routes near a random seed stop; returns (removed count, ruined route count)."""
     n = ns.shape[0]
     metric = int(prm[P_METRIC])
@@ -649,16 +653,6 @@ def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp
         if done:
             continue
         card = ri[r, CARD]
-        # the route in order, and c's position in it
-        pos = 0
-        x = ri[r, FIRST]
-        m = 0
-        while x >= 0:
-            tmp[m] = x
-            if x == c:
-                pos = m
-            m += 1
-            x = ns[x, SUCC]
         l_max = min(float(card), ls_max)
         ell = min(int(_rand(rng) * l_max) + 1, card)
         keep = 0
@@ -667,14 +661,31 @@ def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp
             while ell + keep < card and _rand(rng) > prm[P_SPLIT_DEPTH]:
                 keep += 1
         width = ell + keep
-        lo = max(0, pos - width + 1)
-        hi = min(pos, card - width)
-        start = lo + _randint(rng, hi - lo + 1)
-        kept_at = start + _randint(rng, ell + 1) if keep > 0 else card
-        for t in range(start, start + width):
+        # the string holds c and lies in the route: it starts at most `back` and at least width - 1 - `ahead`
+        # stops before c, both found by walking from c, never the whole route
+        back = 0
+        x = c
+        while back < width - 1 and ns[x, PRED] >= 0:
+            x = ns[x, PRED]
+            back += 1
+        ahead = 0
+        x = c
+        while ahead < width - 1 and ns[x, SUCC] >= 0:
+            x = ns[x, SUCC]
+            ahead += 1
+        before = back - _randint(rng, back - (width - 1 - ahead) + 1)
+        x = c
+        for _ in range(before):
+            x = ns[x, PRED]
+        for t in range(width):
+            tmp[t] = x
+            x = ns[x, SUCC]
+        kept_at = _randint(rng, ell + 1) if keep > 0 else width
+        for t in range(width):
             if t >= kept_at and t < kept_at + keep:
                 continue
-            _remove(tmp[t], node, ns, ed, ri, rs, sc, prm, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
+            _remove(tmp[t], node, ns, ed, ri, rs, sc, prm, pen, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc,
+                    it)
             removed[n_rem] = tmp[t]
             n_rem += 1
         ruined[n_ruined] = r
@@ -778,108 +789,116 @@ def _cycle(it, cycle0):  # type: ignore[no-untyped-def]
     return start, length
 
 
-@njit(cache=True, nogil=True)
-def run(node, nbr, nd, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
-    """Run SISR iterations ``[it0, it1)`` on the state, keeping the best solution in ``best_*``.
+def _build_run(penalised: bool):  # type: ignore[no-untyped-def]
+    """:func:`run` compiled for one kind of limits, ``penalised`` or hard, each its own machine code: ``penalised``
+    is a constant there, passed as one to every step, so the hard search (CVRPLIB: no shift, short routes) carries
+    none of the penalties' bookkeeping."""
 
-    ``node`` is float64[n + 1, N_NODE] (:func:`prepare_nodes`; row n the
-    depot), ``nbr`` int32[n, K] the nearest stops of each stop (-1 padded),
-    ``nd`` their distances (:func:`neighbour_distances`), ``prm`` the
-    float64[N_PARAMS] parameters. Returns the number of accepted moves.
-    """
-    n = ns.shape[0]
-    n_routes_max = ri.shape[0]
-    metric = int(prm[P_METRIC])
-    scale = prm[P_SCALE]
-    max_dur = prm[P_MAX_DUR]
-    has_dur = max_dur < math.inf
-    pen = prm[P_PENALISE] > 0.0
-    t0 = prm[P_T0]
-    tf = prm[P_TF]
-    cycle0 = max(int(prm[P_CYCLE0]), 1)
-    removed = np.empty(n, np.int32)
-    ruined = np.empty(n_routes_max, np.int32)
-    tmp = np.empty(n, np.int32)
-    key = np.empty(n, np.float64)
-    jn = np.empty((3 * n + 3, 4), np.int32)
-    jri = np.empty((n_routes_max, 4), np.int32)
-    jrf = np.empty((n_routes_max, 3), np.float64)
-    st_n = np.full(n, -1, np.int64)
-    st_r = np.full(n_routes_max, -1, np.int64)
-    jc = np.zeros(2, np.int64)
-    # rows where the current solution may differ from the best; all of them until the first sync
-    dirty_n = np.empty(n, np.int32)
-    dirty_r = np.empty(n_routes_max, np.int32)
-    mark_n = np.zeros(n, np.uint8)
-    mark_r = np.zeros(n_routes_max, np.uint8)
-    dc = np.zeros(3, np.int64)
-    dc[2] = 1
-    ed = np.zeros(n, np.float64)  # distance into each routed stop from its predecessor (or the depot)
-    accepted = 0
-    if n == 0:
-        return 0
-    _edges(node, ns, ed, metric, scale)
-    for it in range(it0, it1):
-        start, length = _cycle(it, cycle0)
-        if it == start and it > 0:
-            _sync(best_ns, best_ri, best_rs, ns, ri, rs, dirty_n, dirty_r, mark_n, mark_r, dc)
-            _edges(node, ns, ed, metric, scale)
-            sc[COST] = sc[BEST_COST]
-            sc[N_ROUTES] = sc[BEST_ROUTES]
-            book_overs(ri, rs, sc, prm)
-        temp = t0 * (tf / t0) ** ((it - start) / length)
-        cost0 = sc[COST]
-        routes0 = sc[N_ROUTES]
-        over_dur0 = sc[OVER_DUR]
-        over_load0 = sc[OVER_LOAD]
-        n_over_dur0 = sc[N_OVER_DUR]
-        n_over_load0 = sc[N_OVER_LOAD]
-        jc[0] = 0
-        jc[1] = 0
-        n_rem, n_ruined = _ruin(node, nbr, ns, ed, ri, rs, sc, prm, rng, has_dur, removed, ruined, tmp,
-                                jn, jri, jrf, st_n, st_r, jc, it)
-        _order(node, removed, n_rem, rng, key)
-        ok = True
-        for i in range(n_rem):
-            c = removed[i]
-            r, p, q, d1, d2 = _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, rng, has_dur)
-            if r < 0:
-                ok = False
-                break
-            _insert(c, r, p, q, d1, d2, node, ns, ed, ri, rs, sc, prm, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
-        if ok and has_dur and not pen:  # routes that only lost stops may have grown longer (speeds differ per stop)
-            for k in range(jc[1]):
-                r = jri[k, 0]
-                if ri[r, CARD] > 0 and rs[r, DUR] > max_dur - DUR_TOL:
+    @njit(cache=True, nogil=True)
+    def run(node, nbr, nd, ns, ri, rs, sc, best_ns, best_ri, best_rs, prm, rng, it0, it1):  # type: ignore[no-untyped-def]
+        """Run SISR iterations ``[it0, it1)`` on the state, keeping the best solution in ``best_*``.
+
+        ``node`` is float64[n + 1, N_NODE] (:func:`prepare_nodes`; row n the
+        depot), ``nbr`` int32[n, K] the nearest stops of each stop (-1 padded),
+        ``nd`` their distances (:func:`neighbour_distances`), ``prm`` the
+        float64[N_PARAMS] parameters. Returns the number of accepted moves.
+        """
+        n = ns.shape[0]
+        n_routes_max = ri.shape[0]
+        metric = int(prm[P_METRIC])
+        scale = prm[P_SCALE]
+        max_dur = prm[P_MAX_DUR]
+        has_dur = max_dur < math.inf
+        pen = penalised
+        t0 = prm[P_T0]
+        tf = prm[P_TF]
+        cycle0 = max(int(prm[P_CYCLE0]), 1)
+        removed = np.empty(n, np.int32)
+        ruined = np.empty(n_routes_max, np.int32)
+        tmp = np.empty(n, np.int32)
+        key = np.empty(n, np.float64)
+        jn = np.empty((3 * n + 3, 4), np.int32)
+        jri = np.empty((n_routes_max, 4), np.int32)
+        jrf = np.empty((n_routes_max, 3), np.float64)
+        st_n = np.full(n, -1, np.int64)
+        st_r = np.full(n_routes_max, -1, np.int64)
+        jc = np.zeros(2, np.int64)
+        # rows where the current solution may differ from the best; all of them until the first sync
+        dirty_n = np.empty(n, np.int32)
+        dirty_r = np.empty(n_routes_max, np.int32)
+        mark_n = np.zeros(n, np.uint8)
+        mark_r = np.zeros(n_routes_max, np.uint8)
+        dc = np.zeros(3, np.int64)
+        dc[2] = 1
+        ed = np.zeros(n, np.float64)  # distance into each routed stop from its predecessor (or the depot)
+        accepted = 0
+        if n == 0:
+            return 0
+        _edges(node, ns, ed, metric, scale)
+        for it in range(it0, it1):
+            start, length = _cycle(it, cycle0)
+            if it == start and it > 0:
+                _sync(best_ns, best_ri, best_rs, ns, ri, rs, dirty_n, dirty_r, mark_n, mark_r, dc)
+                _edges(node, ns, ed, metric, scale)
+                sc[COST] = sc[BEST_COST]
+                sc[N_ROUTES] = sc[BEST_ROUTES]
+                book_overs(ri, rs, sc, prm)
+            temp = t0 * (tf / t0) ** ((it - start) / length)
+            cost0 = sc[COST]
+            routes0 = sc[N_ROUTES]
+            over_dur0 = sc[OVER_DUR]
+            over_load0 = sc[OVER_LOAD]
+            n_over_dur0 = sc[N_OVER_DUR]
+            n_over_load0 = sc[N_OVER_LOAD]
+            jc[0] = 0
+            jc[1] = 0
+            n_rem, n_ruined = _ruin(node, nbr, ns, ed, ri, rs, sc, prm, pen, rng, has_dur, removed, ruined, tmp,
+                                    jn, jri, jrf, st_n, st_r, jc, it)
+            _order(node, removed, n_rem, rng, key)
+            ok = True
+            for i in range(n_rem):
+                c = removed[i]
+                r, p, q, d1, d2 = _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
+                if r < 0:
                     ok = False
-        penalty = sc[W_DUR] * (sc[OVER_DUR] - over_dur0) + sc[W_LOAD] * (sc[OVER_LOAD] - over_load0) if pen else 0.0
-        if ok and sc[COST] + penalty < cost0 - temp * math.log(1.0 - _rand(rng)):
-            accepted += 1
-            _mark(jn, jri, jc, dirty_n, dirty_r, mark_n, mark_r, dc)
-            if sc[COST] < sc[BEST_COST] - EPS and _within(sc, pen):
-                if has_dur:  # exact durations of the touched routes, so rounding never accumulates
-                    for k in range(jc[1]):
-                        r = jri[k, 0]
-                        if ri[r, CARD] > 0:
-                            before = _dur_over(rs[r, DUR], max_dur)
-                            rs[r, DUR] = route_duration(node, ns, ri, r, metric, scale)
-                            if pen:
-                                _count(sc, OVER_DUR, N_OVER_DUR, before, _dur_over(rs[r, DUR], max_dur))
-                if _within(sc, pen):
-                    _sync(ns, ri, rs, best_ns, best_ri, best_rs, dirty_n, dirty_r, mark_n, mark_r, dc)
-                    sc[BEST_COST] = sc[COST]
-                    sc[BEST_ROUTES] = sc[N_ROUTES]
-        else:
-            _undo(node, ns, ed, ri, rs, jn, jri, jrf, jc, metric, scale)
-            sc[COST] = cost0
-            sc[N_ROUTES] = routes0
-            sc[OVER_DUR] = over_dur0
-            sc[OVER_LOAD] = over_load0
-            sc[N_OVER_DUR] = n_over_dur0
-            sc[N_OVER_LOAD] = n_over_load0
-        if pen:
-            _steer(sc, prm, it)
-    return accepted
+                    break
+                _insert(c, r, p, q, d1, d2, node, ns, ed, ri, rs, sc, prm, pen, has_dur, jn, jri, jrf, st_n, st_r, jc,
+                        it)
+            if ok and has_dur and not pen:  # routes that only lost stops may have grown longer (speeds differ per stop)
+                for k in range(jc[1]):
+                    r = jri[k, 0]
+                    if ri[r, CARD] > 0 and rs[r, DUR] > max_dur - DUR_TOL:
+                        ok = False
+            penalty = sc[W_DUR] * (sc[OVER_DUR] - over_dur0) + sc[W_LOAD] * (sc[OVER_LOAD] - over_load0) if pen else 0.0
+            if ok and sc[COST] + penalty < cost0 - temp * math.log(1.0 - _rand(rng)):
+                accepted += 1
+                _mark(jn, jri, jc, dirty_n, dirty_r, mark_n, mark_r, dc)
+                if sc[COST] < sc[BEST_COST] - EPS and _within(sc, pen):
+                    if has_dur:  # exact durations of the touched routes, so rounding never accumulates
+                        for k in range(jc[1]):
+                            r = jri[k, 0]
+                            if ri[r, CARD] > 0:
+                                before = _dur_over(rs[r, DUR], max_dur)
+                                rs[r, DUR] = route_duration(node, ns, ri, ed, r, metric, scale)
+                                if pen:
+                                    _count(sc, OVER_DUR, N_OVER_DUR, before, _dur_over(rs[r, DUR], max_dur))
+                    if _within(sc, pen):
+                        _sync(ns, ri, rs, best_ns, best_ri, best_rs, dirty_n, dirty_r, mark_n, mark_r, dc)
+                        sc[BEST_COST] = sc[COST]
+                        sc[BEST_ROUTES] = sc[N_ROUTES]
+            else:
+                _undo(node, ns, ed, ri, rs, jn, jri, jrf, jc, metric, scale)
+                sc[COST] = cost0
+                sc[N_ROUTES] = routes0
+                sc[OVER_DUR] = over_dur0
+                sc[OVER_LOAD] = over_load0
+                sc[N_OVER_DUR] = n_over_dur0
+                sc[N_OVER_LOAD] = n_over_load0
+            if pen:
+                _steer(sc, prm, it)
+        return accepted
+
+    return run
 
 
 @njit(cache=True)
@@ -903,6 +922,10 @@ def _steer(sc, prm, it):  # type: ignore[no-untyped-def]
             else:
                 sc[w] = max(sc[w] / prm[P_STEP], prm[floor])
             sc[within] = 0.0
+
+
+RUN_HARD = _build_run(False)
+RUN_PENALISED = _build_run(True)
 
 
 class Params(NamedTuple):
@@ -1012,6 +1035,7 @@ def search(node: np.ndarray, neighbours: np.ndarray, flat: np.ndarray, ptr: np.n
     limit = cap if iterations is None else min(cap, int(iterations))
     nd = neighbour_distances(rows, nbr, metric, scale) if n > 1 and limit > 0 else None
     done = 0
+    run = RUN_PENALISED if prm[P_PENALISE] > 0.0 else RUN_HARD
     while n > 1 and done < limit:
         step = min(params.chunk, limit - done)
         run(rows, nbr, nd, ns, ri, rs, sc, *best, prm, rng, done, done + step)

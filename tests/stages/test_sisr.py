@@ -286,7 +286,7 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
             sc[sisr.W_DUR], sc[sisr.W_LOAD] = penalties[:2]
         ed = np.zeros(n)
         sisr._edges(ready, ns, ed, GREAT_CIRCLE, CIRCUITY)
-        got_r, p, q, d_in, d_out = sisr._best_position(c, ready, nbr, nd, ns, ed, ri, rs, sc, prm,
+        got_r, p, q, d_in, d_out = sisr._best_position(c, ready, nbr, nd, ns, ed, ri, rs, sc, prm, penalised,
                                                        sisr.seed_rng(1), True)
         want = naive.sisr_best_position(c, slots, lat, lon, kg, pn, svc, spd, circ, n, nbr[c], cap_kg, cap_n, shift,
                                         max_routes, CIRCUITY, penalties)
@@ -306,3 +306,69 @@ def test_best_position_is_the_cheapest_feasible_place(fleet_full: bool, no_neigh
     assert checked >= n // 2
     assert (over_places > 0) == penalised  # the penalised cases do pick places over a limit, and only they
 
+
+
+def _scratch_duration(sisr, node: np.ndarray, ns: np.ndarray, ri: np.ndarray, r: int) -> float:  # type: ignore[no-untyped-def]
+    """Route ``r``'s seconds in the search state, every leg's distance computed anew."""
+    n = ns.shape[0]
+    total, u, c = 0.0, n, ri[r, sisr.FIRST]
+    while c >= 0:
+        total += sisr._leg(node, sisr._dist(node, GREAT_CIRCLE, CIRCUITY, u, c), u, c) + node[c, sisr.SVC]
+        u, c = c, ns[c, sisr.SUCC]
+    return total + sisr._leg(node, sisr._dist(node, GREAT_CIRCLE, CIRCUITY, u, n), u, n)
+
+
+def test_ruin_removes_the_reference_strings_and_undo_restores_the_state() -> None:
+    # the ruin step walks from each ruined route's stop only as far as its string reaches; it must remove exactly
+    # the strings that walking every route whole gives (the kernel's own draws, in its order), and the journal
+    # must take the state back bit for bit
+    from kernels.cpu import sisr
+    from tests import naive
+
+    rng = np.random.default_rng(5)
+    n = 90
+    node = np.column_stack([np.r_[40.7 + rng.normal(0, 0.05, n), 40.7], np.r_[-74.0 + rng.normal(0, 0.06, n), -74.0],
+                            np.r_[rng.uniform(1, 30, n), 0.0], np.r_[rng.integers(1, 3, n), 0.0],
+                            np.r_[rng.uniform(60, 300, n), 0.0], np.r_[rng.choice([22.0, 38.0, 60.0], n), 38.0],
+                            np.r_[rng.uniform(0.8, 1.5, n), 1.0]])
+    cuts = np.sort(rng.choice(np.arange(1, n), 11, replace=False))  # routes of 1 stop to dozens
+    routes = [list(map(int, r)) for r in np.split(rng.permutation(n), cuts)] + [[] for _ in range(4)]
+    ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
+    nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 12)
+    flat = np.array([u for r in routes for u in r], np.int32)
+    ptr = np.r_[0, np.cumsum([len(r) for r in routes])].astype(np.int64)
+    slots = len(routes)
+    ns, ri, rs, sc = np.empty((n, 3), np.int32), np.empty((slots, 3), np.int32), np.empty((slots, 3)), np.zeros(
+        sisr.N_SCORES)
+    prm = np.zeros(sisr.N_PARAMS)
+    prm[sisr.P_METRIC], prm[sisr.P_SCALE] = GREAT_CIRCLE, CIRCUITY
+    sisr.load_routes(ready, flat, ptr, ns, ri, rs, sc, prm)
+    prm[sisr.P_CAP_KG], prm[sisr.P_CAP_N], prm[sisr.P_MAX_DUR], prm[sisr.P_MAX_ROUTES] = 1e9, 1e9, 1e9, slots
+    prm[sisr.P_CBAR], prm[sisr.P_LMAX], prm[sisr.P_SPLIT_RATE], prm[sisr.P_SPLIT_DEPTH] = 12.0, 15.0, 0.5, 0.3
+    ed = np.zeros(n)
+    sisr._edges(ready, ns, ed, GREAT_CIRCLE, CIRCUITY)
+    assert all(rs[r, sisr.DUR] == _scratch_duration(sisr, ready, ns, ri, r) for r in range(len(routes)) if routes[r])
+    saved = (ns.copy(), ri.copy(), rs.copy(), ed.copy())
+    scores = sc.copy()  # the run loop, not the journal, restores the scores
+    jn, jri, jrf = np.empty((3 * n + 3, 4), np.int32), np.empty((slots, 4), np.int32), np.empty((slots, 3))
+    st_n, st_r, jc = np.full(n, -1, np.int64), np.full(slots, -1, np.int64), np.zeros(2, np.int64)
+    removed, ruined, tmp = np.empty(n, np.int32), np.empty(slots, np.int32), np.empty(n, np.int32)
+    split = 0
+    for it in range(300):
+        draws = sisr.seed_rng(it)
+        want = naive.sisr_ruin(routes, nbr, 12.0, 15.0, 0.5, 0.3, draws.copy(), sisr._rand, sisr._randint)
+        jc[:] = 0
+        k, m = sisr._ruin(ready, nbr, ns, ed, ri, rs, sc, prm, False, draws, True, removed, ruined, tmp, jn, jri, jrf,
+                          st_n, st_r, jc, it)
+        assert removed[:k].tolist() == [u for string in want for u in string] and m == len(want)
+        assert (ns[removed[:k], sisr.ROUTE] == -1).all()
+        for r in ruined[:m]:  # the cached edges stay the distances, so durations summed from them are exact
+            summed = sisr.route_duration(ready, ns, ri, ed, r, GREAT_CIRCLE, CIRCUITY)
+            assert summed == _scratch_duration(sisr, ready, ns, ri, r)
+        route_of = {u: r for r in routes for u in r}
+        split += any(np.any(np.diff([route_of[string[0]].index(u) for u in string]) > 1) for string in want)
+        sisr._undo(ready, ns, ed, ri, rs, jn, jri, jrf, jc, GREAT_CIRCLE, CIRCUITY)
+        sc[:] = scores
+        for got, before in zip((ns, ri, rs, ed), saved):
+            assert np.array_equal(got, before)
+    assert split > 0  # some strings keep a run of stops inside them
