@@ -183,6 +183,10 @@ class SisrSettings:
     #: the load is searched at a penalty only where the start's routes have at least this many stops on average
     #: (national hubs: 100-200); on CVRPLIB's short routes (2-25 stops) the penalised load lost 0.5-3 % at 10 s
     load_penalty_min_stops: float = 50.0
+    #: most 2-opt / Or-opt passes over each of the best solution's routes after the search (0: no polish)
+    polish_passes: int = 1000
+    #: nearest stops of a route in the polish's granular neighbourhood (0: every move of the route)
+    polish_neighbours: int = 4
 
     def __post_init__(self) -> None:
         _positive("improve.sisr", avg_removed=self.avg_removed, max_string=self.max_string, t0=self.t0, tf=self.tf,
@@ -192,6 +196,7 @@ class SisrSettings:
                  penalty_window=self.penalty_window)
         _positive("improve.sisr", shift_penalty=self.shift_penalty, load_penalty=self.load_penalty)
         _non_negative("improve.sisr", load_penalty_min_stops=self.load_penalty_min_stops)
+        _integer("improve.sisr", 0, polish_passes=self.polish_passes, polish_neighbours=self.polish_neighbours)
         _share("improve.sisr", penalty_target=self.penalty_target, penalty_floor=self.penalty_floor)
         _boolean("improve.sisr", penalties=self.penalties)
         if not self.penalty_step > 1.0:

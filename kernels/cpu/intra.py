@@ -91,9 +91,10 @@ def _best_granular_move(tab, m, spd, perm, pos, nn, kk, n, i, cur_dur, max_dur, 
 
 
 @njit(cache=True)
-def _improve_one(nodes, depot, a, b, circ, service_s, speed_kmh, max_dur, metric, scale, max_passes,
-                 granular_k, confirm):  # type: ignore[no-untyped-def]
-    """Improve one route's stops ``nodes`` in place; returns its new distance."""
+def improve_route(nodes, depot, a, b, circ, service_s, speed_kmh, max_dur, metric, scale, max_passes,
+                  granular_k, confirm):  # type: ignore[no-untyped-def]
+    """Improve one route's stops ``nodes`` in place (node ids into ``a`` ... ``speed_kmh``, ``depot`` its depot's);
+    returns its new distance."""
     n = nodes.shape[0]
     if n == 0:
         return 0.0
@@ -103,22 +104,34 @@ def _improve_one(nodes, depot, a, b, circ, service_s, speed_kmh, max_dur, metric
     local[1:] = nodes
     tab = np.empty(m * m)
     spd = np.empty(m)
+    service = 0.0
     for x in range(m):
         u = local[x]
         spd[x] = speed_kmh[u]
+        if x > 0:
+            service += service_s[u]
         tab[x * m + x] = 0.0
         for y in range(x + 1, m):
             v = local[y]
             d = _node_distance(metric, scale, circ[u], circ[v], a[u], b[u], a[v], b[v])
             tab[x * m + y] = d
             tab[y * m + x] = d
+    return improve_on_table(nodes, local, tab, spd, service, max_dur, max_passes, granular_k, confirm)
+
+
+@njit(cache=True)
+def improve_on_table(nodes, local, tab, spd, service, max_dur, max_passes, granular_k,
+                     confirm):  # type: ignore[no-untyped-def]
+    """:func:`improve_route` on a route's table already built: ``local`` its node ids (depot first), ``tab`` their
+    (n+1)^2 distances, ``spd`` their speeds and ``service`` the stops' service seconds. Serial, so that
+    :func:`kernels.cpu.sisr.search` can polish its routes with it from the improve stage's hub threads, on a
+    table of its own distances."""
+    n = nodes.shape[0]
+    m = n + 1
     kk = _list_length(n, granular_k)
     nn = np.empty(max(m * kk, 1), np.int32)
     for x in range(m if kk > 0 else 0):
         _nearest_row(tab, m, x, kk, nn, x * kk)
-    service = 0.0
-    for k in range(n):
-        service += service_s[nodes[k]]
     perm = np.empty(n + 2, np.int32)
     pos = np.empty(m, np.int32)
     active = np.ones(m, np.bool_)
@@ -163,7 +176,7 @@ def _improve_one(nodes, depot, a, b, circ, service_s, speed_kmh, max_dur, metric
 def _improve_intra(routes, route_len, route_depot, a, b, circ, service_s, speed_kmh, max_duration_s, metric, scale,
                    max_passes, granular_k, confirm, out):  # type: ignore[no-untyped-def]
     for r in prange(out.shape[0]):
-        out[r] = _improve_one(
+        out[r] = improve_route(
             routes[r, :route_len[r]], route_depot[r], a, b, circ, service_s, speed_kmh,
             max_duration_s[r], metric, scale, max_passes, granular_k, confirm,
         )

@@ -372,3 +372,29 @@ def test_ruin_removes_the_reference_strings_and_undo_restores_the_state() -> Non
         for got, before in zip((ns, ri, rs, ed), saved):
             assert np.array_equal(got, before)
     assert split > 0  # some strings keep a run of stops inside them
+
+
+def test_polish_reorders_each_best_route_within_its_shift_and_never_lengthens_it() -> None:
+    # the search's best routes, then 2-opt / Or-opt inside each: the same stops on every route, none longer, each
+    # within the shift, and the cost returned is the naive length of what comes back
+    nodes, routes = _instance(7, per_hub=60)
+    rows = np.flatnonzero(routes.route_hub == routes.route_hub[0])
+    depot, stops, flat, ptr = depot_problem(routes, rows, nodes, _hubs(), COMPUTE, 20)
+    hub = nodes.n_stops + int(routes.route_hub[0])
+
+    def run(passes: int) -> tuple[list[np.ndarray], float]:
+        settings = replace(ImproveSettings().sisr, polish_passes=passes, polish_neighbours=3)
+        f, p, cost, _ = COMPUTE.sisr(depot.node, depot.neighbours, flat, ptr, depot.limits, settings, 3,
+                                     4 * stops.size, 60.0, False)
+        return [stops[f[p[r]:p[r + 1]]] for r in range(p.size - 1)], cost
+
+    plain, plain_cost = run(0)
+    polished, cost = run(1000)
+    assert len(plain) == len(polished)
+    for before, after in zip(plain, polished):
+        np.testing.assert_array_equal(np.sort(before), np.sort(after))
+        km_before, _ = _legs(nodes, before, hub)
+        km_after, seconds = _legs(nodes, after, hub)
+        assert km_after <= km_before + 1e-9 and seconds <= SHIFT_S
+    assert cost == pytest.approx(sum(_legs(nodes, r, hub)[0] for r in polished), rel=1e-9)
+    assert cost < plain_cost  # a short search leaves the routes' order something to gain
