@@ -289,7 +289,8 @@ def warm_up(*, backend: str = "cpu") -> bool:
     params = sisr_params(avg_removed=3.0, max_string=3.0, split_rate=0.5, split_depth=0.01, blink=0.01, t0=0.4,
                          tf=0.004, cycle_per_stop=2.0, max_iterations_per_stop=4, chunk=8, penalties=True,
                          penalty_target=0.5, penalty_step=2.0, penalty_window=4, shift_penalty=1.0, load_penalty=1.0,
-                         penalty_floor=0.5, load_penalty_min_stops=1.0, polish_passes=2, polish_neighbours=2)
+                         penalty_floor=0.5, load_penalty_min_stops=1.0, polish_passes=2, polish_neighbours=2,
+                         route_ruin=0.5, route_ruin_slack=0)
     z = np.zeros(1)
     fill_arcs(np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64), np.ones(1), z, z, z.copy(),
               z.copy(), np.full(1, -1, np.int32))

@@ -187,16 +187,24 @@ class SisrSettings:
     polish_passes: int = 1000
     #: nearest stops of a route in the polish's granular neighbourhood (0: every move of the route)
     polish_neighbours: int = 4
+    #: chance that an iteration of the penalised search removes the route with the fewest stops whole instead of
+    #: strings (strings never empty a route of a hundred stops), while the solution has more than
+    #: ``route_ruin_slack`` routes above the fewest that can carry the hub's kg, parcels and service time
+    route_ruin: float = 0.04
+    #: routes above that floor from which on whole routes are ruined
+    route_ruin_slack: int = 2
 
     def __post_init__(self) -> None:
         _positive("improve.sisr", avg_removed=self.avg_removed, max_string=self.max_string, t0=self.t0, tf=self.tf,
                   cycle_per_stop=self.cycle_per_stop)
-        _share("improve.sisr", split_rate=self.split_rate, split_depth=self.split_depth, blink=self.blink)
+        _share("improve.sisr", split_rate=self.split_rate, split_depth=self.split_depth, blink=self.blink,
+               route_ruin=self.route_ruin)
         _integer("improve.sisr", 1, max_iterations_per_stop=self.max_iterations_per_stop, chunk=self.chunk,
                  penalty_window=self.penalty_window)
         _positive("improve.sisr", shift_penalty=self.shift_penalty, load_penalty=self.load_penalty)
         _non_negative("improve.sisr", load_penalty_min_stops=self.load_penalty_min_stops)
-        _integer("improve.sisr", 0, polish_passes=self.polish_passes, polish_neighbours=self.polish_neighbours)
+        _integer("improve.sisr", 0, polish_passes=self.polish_passes, polish_neighbours=self.polish_neighbours,
+                 route_ruin_slack=self.route_ruin_slack)
         _share("improve.sisr", penalty_target=self.penalty_target, penalty_floor=self.penalty_floor)
         _boolean("improve.sisr", penalties=self.penalties)
         if not self.penalty_step > 1.0:

@@ -44,6 +44,14 @@ keep it linear in the number of stops and fast on large instances:
   stop end 1.0 % shorter (PyVRP ratio 1.054 -> 1.044), 30 a stop 1.1 %;
   the shift is the wall of rural hubs, where a route cannot take a stop
   without first giving one up.
+* strings never empty a route of a hundred stops, so a hub started on more
+  routes than it needs keeps their depot round trips; while the penalised
+  search has more than ``route_ruin_slack`` routes above the fewest that can
+  carry the hub's kg, parcels and service time (:func:`route_floor`), an
+  iteration removes the route with the fewest stops whole instead, with
+  chance ``route_ruin``, and the penalties take its stops onto the others:
+  on the rural hub of the five (22 routes where PyVRP drives 19) 9
+  iterations a stop end 1.9 % shorter, 30 a stop 1.8 %.
 
 The solution is a doubly linked list per route: ``ns[c] = (succ, pred,
 route)`` with -1 for the depot, and per-route ``ri[r] = (first, last,
@@ -98,11 +106,12 @@ N_SCORES = 12
 # ``prm`` entries (float64[N_PARAMS]); P_PER_KG and P_PER_N count kg and parcels over the load in mean stops'
 # demands (1 / the stops' mean kg and parcels; 0 where the stops have none); P_FLOOR_DUR and P_FLOOR_LOAD are the
 # lowest the penalty weights fall to; P_PENALISE picks the penalised search (RUN_PENALISED), P_PENALISE_LOAD the load
-# among its penalised limits
+# among its penalised limits; P_ROUTE_RUIN is the chance that a penalised iteration ruins a whole route, while the
+# solution has more routes than P_ROUTE_FLOOR (:func:`route_floor`)
 (P_METRIC, P_SCALE, P_CAP_KG, P_CAP_N, P_MAX_DUR, P_MAX_ROUTES, P_T0, P_TF, P_CBAR, P_LMAX, P_SPLIT_RATE,
  P_SPLIT_DEPTH, P_BLINK, P_CYCLE0, P_PENALISE, P_TARGET, P_STEP, P_WINDOW, P_PER_KG, P_PER_N, P_FLOOR_DUR,
- P_FLOOR_LOAD, P_PENALISE_LOAD) = range(23)
-N_PARAMS = 23
+ P_FLOOR_LOAD, P_PENALISE_LOAD, P_ROUTE_RUIN, P_ROUTE_FLOOR) = range(25)
+N_PARAMS = 25
 #: seconds of slack kept under the shift so a recomputed duration never exceeds it
 DUR_TOL = 1e-6
 #: a solution must be cheaper by more than this to count as a new best
@@ -627,10 +636,17 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
 @njit(cache=True)
 def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, pen, rng, has_dur, removed, ruined, tmp, jn, jri, jrf, st_n, st_r, jc,
           it):  # type: ignore[no-untyped-def]
-    """Remove strings from routes near a random seed stop; returns (removed count, ruined route count)."""
+    """Remove strings from routes near a random seed stop; returns (removed count, ruined route count).
+
+    In the penalised search, while the solution has more routes than ``prm[P_ROUTE_FLOOR]``, an iteration removes
+    instead, with chance ``prm[P_ROUTE_RUIN]``, the whole route with the fewest stops (:func:`_ruin_route`)."""
     n = ns.shape[0]
     metric = int(prm[P_METRIC])
     scale = prm[P_SCALE]
+    if pen and prm[P_ROUTE_RUIN] > 0.0 and sc[N_ROUTES] > prm[P_ROUTE_FLOOR] and _rand(rng) < prm[P_ROUTE_RUIN]:
+        ruined[0] = _fewest_stops(ri)
+        return _ruin_route(ruined[0], node, ns, ed, ri, rs, sc, prm, pen, has_dur, removed, jn, jri, jrf, st_n, st_r,
+                           jc, it), 1
     avg_card = n / max(sc[N_ROUTES], 1.0)
     ls_max = min(prm[P_LMAX], avg_card)
     ks_max = 4.0 * prm[P_CBAR] / (1.0 + ls_max) - 1.0
@@ -692,6 +708,38 @@ def _ruin(node, nbr, ns, ed, ri, rs, sc, prm, pen, rng, has_dur, removed, ruined
         ruined[n_ruined] = r
         n_ruined += 1
     return n_rem, n_ruined
+
+
+@njit(cache=True)
+def _fewest_stops(ri):  # type: ignore[no-untyped-def]
+    """The route with the fewest stops (the first of them), -1 when none has any."""
+    best = -1
+    for r in range(ri.shape[0]):
+        if ri[r, CARD] > 0 and (best < 0 or ri[r, CARD] < ri[best, CARD]):
+            best = r
+    return best
+
+
+@njit(cache=True)
+def _ruin_route(r, node, ns, ed, ri, rs, sc, prm, pen, has_dur, removed, jn, jri, jrf, st_n, st_r, jc,
+                it):  # type: ignore[no-untyped-def]
+    """Remove every stop of route ``r`` (first to last) into ``removed``; returns their count.
+
+    Strings never empty a route of a hundred stops, so without this the search keeps the start's number of routes
+    where a rural hub's depot round trips are what its routes lose to fewer, longer ones; with penalties the
+    recreate step can put the stops on the other routes past their limits, and the weights then steer the
+    solution back within them."""
+    metric = int(prm[P_METRIC])
+    scale = prm[P_SCALE]
+    k = 0
+    x = ri[r, FIRST]
+    while x >= 0:
+        nxt = ns[x, SUCC]
+        _remove(x, node, ns, ed, ri, rs, sc, prm, pen, metric, scale, has_dur, jn, jri, jrf, st_n, st_r, jc, it)
+        removed[k] = x
+        k += 1
+        x = nxt
+    return k
 
 
 @njit(cache=True)
@@ -952,6 +1000,8 @@ class Params(NamedTuple):
     load_penalty_min_stops: float
     polish_passes: int
     polish_neighbours: int
+    route_ruin: float
+    route_ruin_slack: int
 
 
 def _mean_edge(cost: float, edges: int) -> float:
@@ -959,9 +1009,20 @@ def _mean_edge(cost: float, edges: int) -> float:
     return cost / max(edges, 1) if cost > 0 else 1.0
 
 
+def route_floor(node: np.ndarray, limits: tuple[float, float, float, float]) -> float:
+    """The fewest routes that can carry the stops of ``node`` (N_INPUT columns, the depot last) within
+    ``limits``: the most of their kg, parcels and service seconds over one route's capacity and shift."""
+    bound = 0.0
+    for col, cap in ((KG, limits[0]), (NP, limits[1]), (SVC, limits[2])):
+        if 0.0 < cap < math.inf:
+            bound = max(bound, math.ceil(float(node[:-1, INPUT_COLUMNS.index(col)].sum()) / cap))
+    return bound
+
+
 def _parameters(limits: tuple[float, float, float, float], metric: int, scale: float, params: Params, n: int,
-                cost: float, edges: int, per_kg: float, per_n: float) -> np.ndarray:
-    """The kernel's parameter vector; temperatures scale with the start solution's mean edge length."""
+                cost: float, edges: int, per_kg: float, per_n: float, floor: float) -> np.ndarray:
+    """The kernel's parameter vector; temperatures scale with the start solution's mean edge length; ``floor`` is
+    :func:`route_floor`."""
     unit = _mean_edge(cost, edges)
     prm = np.zeros(N_PARAMS)
     prm[P_METRIC] = metric
@@ -983,6 +1044,8 @@ def _parameters(limits: tuple[float, float, float, float], metric: int, scale: f
     prm[P_PENALISE_LOAD] = 1.0 if params.penalties and n >= params.load_penalty_min_stops * max(edges - n, 1) else 0.0
     # with neither limit penalised (no shift, short routes) the search is the hard-limit one, bookkeeping and all
     prm[P_PENALISE] = 1.0 if prm[P_PENALISE_LOAD] > 0.0 or (params.penalties and limits[2] < math.inf) else 0.0
+    prm[P_ROUTE_RUIN] = params.route_ruin
+    prm[P_ROUTE_FLOOR] = floor + params.route_ruin_slack
     return prm
 
 
@@ -1067,7 +1130,7 @@ def search(node: np.ndarray, neighbours: np.ndarray, flat: np.ndarray, ptr: np.n
     kg, parcels = (float(node[:-1, INPUT_COLUMNS.index(col)].sum()) for col in (KG, NP))
     edges = n + int(sc[N_ROUTES])
     prm = _parameters(limits, metric, scale, params, n, sc[COST], edges, n / kg if kg > 0 else 0.0,
-                      n / parcels if parcels > 0 else 0.0)
+                      n / parcels if parcels > 0 else 0.0, route_floor(node, limits))
     _start_weights(sc, prm, node, params, _mean_edge(sc[COST], edges))
     book_overs(ri, rs, sc, prm)
     best = (ns.copy(), ri.copy(), rs.copy())

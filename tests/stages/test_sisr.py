@@ -318,6 +318,63 @@ def _scratch_duration(sisr, node: np.ndarray, ns: np.ndarray, ri: np.ndarray, r:
     return total + sisr._leg(node, sisr._dist(node, GREAT_CIRCLE, CIRCUITY, u, n), u, n)
 
 
+class _RuinState:
+    """A search state of 90 stops on 12 routes of 1 stop to dozens (and 4 empty slots), its journal and scratch
+    arrays, ready for single ruin steps; ``saved`` is its rows, for checking that undo restores them."""
+
+    def __init__(self) -> None:
+        from kernels.cpu import sisr
+
+        rng = np.random.default_rng(5)
+        n = self.n = 90
+        node = np.column_stack([np.r_[40.7 + rng.normal(0, 0.05, n), 40.7],
+                                np.r_[-74.0 + rng.normal(0, 0.06, n), -74.0],
+                                np.r_[rng.uniform(1, 30, n), 0.0], np.r_[rng.integers(1, 3, n), 0.0],
+                                np.r_[rng.uniform(60, 300, n), 0.0], np.r_[rng.choice([22.0, 38.0, 60.0], n), 38.0],
+                                np.r_[rng.uniform(0.8, 1.5, n), 1.0]])
+        cuts = np.sort(rng.choice(np.arange(1, n), 11, replace=False))
+        self.routes = [list(map(int, r)) for r in np.split(rng.permutation(n), cuts)] + [[] for _ in range(4)]
+        self.ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
+        self.nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 12)
+        flat = np.array([u for r in self.routes for u in r], np.int32)
+        ptr = np.r_[0, np.cumsum([len(r) for r in self.routes])].astype(np.int64)
+        slots = len(self.routes)
+        self.ns, self.ri, self.rs = np.empty((n, 3), np.int32), np.empty((slots, 3), np.int32), np.empty((slots, 3))
+        self.sc = np.zeros(sisr.N_SCORES)
+        prm = self.prm = np.zeros(sisr.N_PARAMS)
+        prm[sisr.P_METRIC], prm[sisr.P_SCALE] = GREAT_CIRCLE, CIRCUITY
+        sisr.load_routes(self.ready, flat, ptr, self.ns, self.ri, self.rs, self.sc, prm)
+        prm[sisr.P_CAP_KG], prm[sisr.P_CAP_N], prm[sisr.P_MAX_DUR], prm[sisr.P_MAX_ROUTES] = 1e9, 1e9, 1e9, slots
+        prm[sisr.P_CBAR], prm[sisr.P_LMAX], prm[sisr.P_SPLIT_RATE], prm[sisr.P_SPLIT_DEPTH] = 12.0, 15.0, 0.5, 0.3
+        self.ed = np.zeros(n)
+        sisr._edges(self.ready, self.ns, self.ed, GREAT_CIRCLE, CIRCUITY)
+        self.saved = (self.ns.copy(), self.ri.copy(), self.rs.copy(), self.ed.copy())
+        self.scores = self.sc.copy()  # the run loop, not the journal, restores the scores
+        self.jn, self.jri, self.jrf = np.empty((3 * n + 3, 4), np.int32), np.empty((slots, 4), np.int32), np.empty(
+            (slots, 3))
+        self.st_n, self.st_r, self.jc = np.full(n, -1, np.int64), np.full(slots, -1, np.int64), np.zeros(2, np.int64)
+        self.removed, self.ruined, self.tmp = np.empty(n, np.int32), np.empty(slots, np.int32), np.empty(n, np.int32)
+
+    def ruin(self, draws: np.ndarray, penalised: bool, it: int) -> tuple[int, int]:
+        """One ruin step: (stops removed, routes ruined)."""
+        from kernels.cpu import sisr
+
+        self.jc[:] = 0
+        return sisr._ruin(self.ready, self.nbr, self.ns, self.ed, self.ri, self.rs, self.sc, self.prm, penalised,
+                          draws, True, self.removed, self.ruined, self.tmp, self.jn, self.jri, self.jrf, self.st_n,
+                          self.st_r, self.jc, it)
+
+    def undo_and_check(self) -> None:
+        """Undo the step and assert that every row is as it was."""
+        from kernels.cpu import sisr
+
+        sisr._undo(self.ready, self.ns, self.ed, self.ri, self.rs, self.jn, self.jri, self.jrf, self.jc, GREAT_CIRCLE,
+                   CIRCUITY)
+        self.sc[:] = self.scores
+        for got, before in zip((self.ns, self.ri, self.rs, self.ed), self.saved):
+            assert np.array_equal(got, before)
+
+
 def test_ruin_removes_the_reference_strings_and_undo_restores_the_state() -> None:
     # the ruin step walks from each ruined route's stop only as far as its string reaches; it must remove exactly
     # the strings that walking every route whole gives (the kernel's own draws, in its order), and the journal
@@ -325,53 +382,91 @@ def test_ruin_removes_the_reference_strings_and_undo_restores_the_state() -> Non
     from kernels.cpu import sisr
     from tests import naive
 
-    rng = np.random.default_rng(5)
-    n = 90
-    node = np.column_stack([np.r_[40.7 + rng.normal(0, 0.05, n), 40.7], np.r_[-74.0 + rng.normal(0, 0.06, n), -74.0],
-                            np.r_[rng.uniform(1, 30, n), 0.0], np.r_[rng.integers(1, 3, n), 0.0],
-                            np.r_[rng.uniform(60, 300, n), 0.0], np.r_[rng.choice([22.0, 38.0, 60.0], n), 38.0],
-                            np.r_[rng.uniform(0.8, 1.5, n), 1.0]])
-    cuts = np.sort(rng.choice(np.arange(1, n), 11, replace=False))  # routes of 1 stop to dozens
-    routes = [list(map(int, r)) for r in np.split(rng.permutation(n), cuts)] + [[] for _ in range(4)]
-    ready = sisr.prepare_nodes(node, GREAT_CIRCLE, CIRCUITY)
-    nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 12)
-    flat = np.array([u for r in routes for u in r], np.int32)
-    ptr = np.r_[0, np.cumsum([len(r) for r in routes])].astype(np.int64)
-    slots = len(routes)
-    ns, ri, rs, sc = np.empty((n, 3), np.int32), np.empty((slots, 3), np.int32), np.empty((slots, 3)), np.zeros(
-        sisr.N_SCORES)
-    prm = np.zeros(sisr.N_PARAMS)
-    prm[sisr.P_METRIC], prm[sisr.P_SCALE] = GREAT_CIRCLE, CIRCUITY
-    sisr.load_routes(ready, flat, ptr, ns, ri, rs, sc, prm)
-    prm[sisr.P_CAP_KG], prm[sisr.P_CAP_N], prm[sisr.P_MAX_DUR], prm[sisr.P_MAX_ROUTES] = 1e9, 1e9, 1e9, slots
-    prm[sisr.P_CBAR], prm[sisr.P_LMAX], prm[sisr.P_SPLIT_RATE], prm[sisr.P_SPLIT_DEPTH] = 12.0, 15.0, 0.5, 0.3
-    ed = np.zeros(n)
-    sisr._edges(ready, ns, ed, GREAT_CIRCLE, CIRCUITY)
-    assert all(rs[r, sisr.DUR] == _scratch_duration(sisr, ready, ns, ri, r) for r in range(len(routes)) if routes[r])
-    saved = (ns.copy(), ri.copy(), rs.copy(), ed.copy())
-    scores = sc.copy()  # the run loop, not the journal, restores the scores
-    jn, jri, jrf = np.empty((3 * n + 3, 4), np.int32), np.empty((slots, 4), np.int32), np.empty((slots, 3))
-    st_n, st_r, jc = np.full(n, -1, np.int64), np.full(slots, -1, np.int64), np.zeros(2, np.int64)
-    removed, ruined, tmp = np.empty(n, np.int32), np.empty(slots, np.int32), np.empty(n, np.int32)
+    st = _RuinState()
+    routes = st.routes
+    assert all(st.rs[r, sisr.DUR] == _scratch_duration(sisr, st.ready, st.ns, st.ri, r)
+               for r in range(len(routes)) if routes[r])
     split = 0
     for it in range(300):
         draws = sisr.seed_rng(it)
-        want = naive.sisr_ruin(routes, nbr, 12.0, 15.0, 0.5, 0.3, draws.copy(), sisr._rand, sisr._randint)
-        jc[:] = 0
-        k, m = sisr._ruin(ready, nbr, ns, ed, ri, rs, sc, prm, False, draws, True, removed, ruined, tmp, jn, jri, jrf,
-                          st_n, st_r, jc, it)
-        assert removed[:k].tolist() == [u for string in want for u in string] and m == len(want)
-        assert (ns[removed[:k], sisr.ROUTE] == -1).all()
-        for r in ruined[:m]:  # the cached edges stay the distances, so durations summed from them are exact
-            summed = sisr.route_duration(ready, ns, ri, ed, r, GREAT_CIRCLE, CIRCUITY)
-            assert summed == _scratch_duration(sisr, ready, ns, ri, r)
+        want = naive.sisr_ruin(routes, st.nbr, 12.0, 15.0, 0.5, 0.3, draws.copy(), sisr._rand, sisr._randint)
+        k, m = st.ruin(draws, False, it)
+        assert st.removed[:k].tolist() == [u for string in want for u in string] and m == len(want)
+        assert (st.ns[st.removed[:k], sisr.ROUTE] == -1).all()
+        for r in st.ruined[:m]:  # the cached edges stay the distances, so durations summed from them are exact
+            summed = sisr.route_duration(st.ready, st.ns, st.ri, st.ed, r, GREAT_CIRCLE, CIRCUITY)
+            assert summed == _scratch_duration(sisr, st.ready, st.ns, st.ri, r)
         route_of = {u: r for r in routes for u in r}
         split += any(np.any(np.diff([route_of[string[0]].index(u) for u in string]) > 1) for string in want)
-        sisr._undo(ready, ns, ed, ri, rs, jn, jri, jrf, jc, GREAT_CIRCLE, CIRCUITY)
-        sc[:] = scores
-        for got, before in zip((ns, ri, rs, ed), saved):
-            assert np.array_equal(got, before)
+        st.undo_and_check()
     assert split > 0  # some strings keep a run of stops inside them
+
+
+def test_route_ruin_empties_the_route_with_the_fewest_stops_only_above_the_floor() -> None:
+    # above the route floor, a penalised step (at chance 1) removes the shortest route whole, first stop to last;
+    # at the floor, and in the hard search, it draws nothing more and removes the reference strings
+    from kernels.cpu import sisr
+    from tests import naive
+
+    st = _RuinState()
+    routes = st.routes
+    fewest = min((r for r in range(len(routes)) if routes[r]), key=lambda r: (len(routes[r]), r))
+    st.prm[sisr.P_ROUTE_RUIN] = 1.0
+    n_routes = sum(1 for r in routes if r)
+    for it in range(0, 120, 3):  # the journal saves a row once an iteration: each step its own
+        st.prm[sisr.P_ROUTE_FLOOR] = n_routes - 1
+        k, m = st.ruin(sisr.seed_rng(it), True, it)
+        assert st.removed[:k].tolist() == routes[fewest] and m == 1 and st.ruined[0] == fewest
+        assert st.ri[fewest, sisr.CARD] == 0 and st.sc[sisr.N_ROUTES] == n_routes - 1
+        st.undo_and_check()
+        for step, (floor, penalised) in enumerate(((n_routes, True), (n_routes - 1, False)), 1):
+            st.prm[sisr.P_ROUTE_FLOOR] = floor
+            draws = sisr.seed_rng(it)
+            want = naive.sisr_ruin(routes, st.nbr, 12.0, 15.0, 0.5, 0.3, draws.copy(), sisr._rand, sisr._randint)
+            k, m = st.ruin(draws, penalised, it + step)
+            assert st.removed[:k].tolist() == [u for string in want for u in string] and m == len(want)
+            st.undo_and_check()
+
+
+def test_route_floor_is_the_tightest_of_load_parcels_and_service_time() -> None:
+    from kernels.cpu import sisr
+
+    node = np.zeros((5, sisr.N_INPUT))
+    node[:4, 2], node[:4, 3], node[:4, 4] = 30.0, 2.0, 3600.0  # 120 kg, 8 parcels, 4 h of service
+    assert sisr.route_floor(node, (50.0, 100.0, math.inf, 9.0)) == 3  # the kg
+    assert sisr.route_floor(node, (500.0, 3.0, math.inf, 9.0)) == 3  # the parcels
+    assert sisr.route_floor(node, (500.0, 100.0, 3 * 3600.0, 9.0)) == 2  # the shift's service time
+    assert sisr.route_floor(node, (math.inf, math.inf, math.inf, 9.0)) == 0
+
+
+def test_route_ruin_drains_a_rural_hubs_surplus_routes() -> None:
+    # stops 30-55 km around a depot, started on 12 routes where 4 carry the parcels: strings never empty a
+    # route of 20 stops, so without whole routes ruined the search keeps depot round trips it does not need
+    rng = np.random.default_rng(3)
+    n = 240
+    ang, rad = rng.uniform(0, 2 * np.pi, n), rng.uniform(0.3, 0.5, n)
+    nodes = Nodes(a=np.r_[40.0 + rad * np.sin(ang), 40.0], b=np.r_[-77.0 + rad * np.cos(ang) / 0.77, -77.0],
+                  demand_kg=np.r_[rng.uniform(1, 10, n), 0.0], demand_n=np.r_[np.ones(n), 0.0],
+                  service_s=np.r_[np.full(n, 120.0), 0.0], speed_kmh=np.full(n + 1, 50.0), circuity=np.ones(n + 1),
+                  n_stops=n)
+    node = np.column_stack([nodes.a, nodes.b, nodes.demand_kg, nodes.demand_n, nodes.service_s, nodes.speed_kmh,
+                            nodes.circuity])
+    limits = (1e9, 70.0, 8 * 3600.0, 50.0)
+    order = np.argsort(ang).astype(np.int32)
+    ptr = np.linspace(0, n, 13).astype(np.int64)
+    nbr = neighbour_lists(COMPUTE.embed(node[:-1, 0], node[:-1, 1]), 20)
+    out = {}
+    for chance in (0.0, 0.04):
+        settings = replace(ImproveSettings().sisr, route_ruin=chance)
+        flat, p, cost, _ = COMPUTE.sisr(node, nbr, order, ptr, limits, settings, 1, 5 * n, 60.0, False)
+        tours = [flat[p[r]:p[r + 1]] for r in range(p.size - 1)]
+        np.testing.assert_array_equal(np.sort(np.concatenate(tours)), np.arange(n))
+        for tour in tours:
+            km, seconds = _legs(nodes, tour, n)
+            assert nodes.demand_n[tour].sum() <= limits[1] and seconds <= limits[2]
+        assert cost == pytest.approx(sum(_legs(nodes, t, n)[0] for t in tours), rel=1e-9)
+        out[chance] = (len(tours), cost)
+    assert out[0.04][0] < out[0.0][0] and out[0.04][1] < 0.97 * out[0.0][1]
 
 
 def test_polish_reorders_each_best_route_within_its_shift_and_never_lengthens_it() -> None:
