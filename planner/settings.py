@@ -258,6 +258,9 @@ class ImproveSettings:
     local_search_s_per_million: float = 35.0
     #: largest share of the effort the default local search may cost
     local_search_share: float = 0.125
+    #: most rounds of the local search on SISR's plan (relocate / swap / 2-opt* between routes, then 2-opt /
+    #: Or-opt inside the routes they change), where SISR ran for a number of iterations a stop; 0: none
+    final_rounds: int = 1000
     #: nearest stops where SISR tries to re-insert a removed stop
     search_neighbours: int = 40
     #: nearest stops of a route in the granular 2-opt / Or-opt neighbourhood (0: full neighbourhood only)
@@ -282,6 +285,7 @@ class ImproveSettings:
                 _non_negative("improve", **{name: getattr(self, name)})
         _positive("improve", iterations_per_effort_s=self.iterations_per_effort_s)
         _integer("improve", 0, intra_neighbours=self.intra_neighbours)
+        _integer("improve", 0, final_rounds=self.final_rounds)
         if self.max_rounds is not None:
             _integer("improve", 0, max_rounds=self.max_rounds)
         _positive("improve", local_search_s_per_million=self.local_search_s_per_million)
@@ -318,6 +322,7 @@ class ImproveSettings:
         the effort is small (a default national day: 83 s for 866k stops) the rounds would take most of it and
         SISR gains as much in that time; where it is large (300 s for the same day) they are a small share and
         leave SISR a better start (0.3 % shorter)."""
+        _integer("improve", 0, final_rounds=self.final_rounds)
         if self.max_rounds is not None:
             return int(self.max_rounds)
         cost = self.local_search_s_per_million * n_stops / 1e6

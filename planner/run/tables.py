@@ -169,6 +169,7 @@ def summary(inputs: Inputs, n_stops: int, hubs: Hubs, t: Tables, schedule: Sched
                     "distance_after_km": round(stats.distance_after, 3), "rounds": stats.rounds,
                     "inter_moves": stats.inter_moves, "stopped_by_clock": stats.stopped_by_clock,
                     "sisr_iterations": stats.sisr_iterations, "local_search_s": round(stats.local_search_s, 3),
-                    "sisr_s": round(stats.sisr_s, 3)},
+                    "sisr_s": round(stats.sisr_s, 3), "final_moves": stats.final_moves,
+                    "final_s": round(stats.final_s, 3)},
         "settings": settings.to_dict(),
     }

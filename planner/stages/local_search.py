@@ -18,7 +18,7 @@ import numpy as np
 
 from planner.device import Compute, LocalSearch
 from planner.model import Hubs, Nodes, RouteSet
-from planner.settings import Budget, ImproveSettings
+from planner.settings import ImproveSettings
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,15 @@ def _intra_on(search: LocalSearch, dirty: np.ndarray, deadline: float, settings:
 
 
 def local_search(work: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, settings: ImproveSettings,
-                 budget: Budget, deadline: float, table: np.ndarray) -> tuple[RouteSet, SearchStats]:
-    """Improve ``work`` (padded wide enough for every move) to a local optimum; returns the compacted routes.
+                 max_rounds: int, deadline: float, table: np.ndarray,
+                 ordered: bool = False) -> tuple[RouteSet, SearchStats]:
+    """Improve ``work`` (padded wide enough for every move) to a local optimum in at most ``max_rounds`` rounds;
+    returns the compacted routes.
 
     ``table`` lists the routed stops' nearest stops of their hub (planner.stages.neighbours.node_neighbours),
-    of which the first ``settings.neighbours`` are the moves' granular neighbourhood.
+    of which the first ``settings.neighbours`` are the moves' granular neighbourhood. ``ordered``: every route is
+    at a 2-opt / Or-opt optimum already (SISR's polished routes), so the first round's intra pass has nothing to
+    search and only the routes the inter-route moves change are searched again.
     """
     hub = work.route_hub
     neighbours = np.ascontiguousarray(table[:, : settings.neighbours])
@@ -70,8 +74,8 @@ def local_search(work: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, set
                                   hubs.capacity_parcels[hub].astype(np.float64), hubs.shift_s[hub].astype(np.float64))
     rounds = moves = 0
     finished = True
-    dirty = np.ones(work.size, dtype=bool)  # routes whose order may not be 2-opt/Or-opt optimal
-    while rounds < budget.max_rounds:
+    dirty = np.full(work.size, not ordered)  # routes whose order may not be 2-opt/Or-opt optimal
+    while rounds < max_rounds:
         finished = _intra_on(search, dirty, deadline, settings)
         rounds += 1
         if not finished or time.perf_counter() > deadline:
