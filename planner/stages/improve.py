@@ -87,7 +87,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
     First, when ``budget.max_rounds`` asks for it, the local search to a
     local optimum of both neighbourhoods, then SISR hub by hub for ``budget.sisr_per_stop`` iterations per stop, on as
     many threads as Numba has, with what is left of the seconds as a cap, then the local search again on SISR's
-    plan for at most ``settings.final_rounds`` rounds.
+    plan for at most ``settings.final_rounds`` rounds where SISR ran ``settings.final_min_per_stop`` a stop.
     Each hub's search is seeded from ``seed`` and its ``hub_key`` (default:
     its index in ``hubs``): give the run-wide hub index so that a hub's plan
     does not depend on which other hubs share the call. ``neighbours`` is the
@@ -119,7 +119,8 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
             finished = finished or budget.sisr_per_stop is None  # a time-bound search ends by the clock
     t_sisr = time.perf_counter()
     final = SearchStats(0, 0, True)
-    if finished and iterations > 0 and budget.sisr_per_stop is not None and settings.final_rounds > 0:
+    if (finished and iterations > 0 and budget.sisr_per_stop is not None and settings.final_rounds > 0
+            and budget.sisr_per_stop >= settings.final_min_per_stop):
         # SISR's strings and the polish leave relocate / swap / 2-opt* moves between routes: 0.27 % of the 1M day
         # for an eighth of SISR's time, more than as many more iterations buy; a race (``hexroute cvrp``) has
         # spent its seconds on SISR already
