@@ -290,7 +290,7 @@ def warm_up(*, backend: str = "cpu") -> bool:
                          tf=0.004, cycle_per_stop=2.0, max_iterations_per_stop=4, chunk=8, penalties=True,
                          penalty_target=0.5, penalty_step=2.0, penalty_window=4, shift_penalty=1.0, load_penalty=1.0,
                          penalty_floor=0.5, load_penalty_min_stops=1.0, polish_passes=2, polish_neighbours=2,
-                         route_ruin=0.5, route_ruin_slack=0)
+                         route_ruin=0.5, route_ruin_slack=0, route_ruin_min_per_stop=0.0)
     z = np.zeros(1)
     fill_arcs(np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64), np.ones(1), z, z, z.copy(),
               z.copy(), np.full(1, -1, np.int32))
