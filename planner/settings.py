@@ -330,8 +330,6 @@ class ImproveSettings:
         the effort is small (a default national day: 83 s for 866k stops) the rounds would take most of it and
         SISR gains as much in that time; where it is large (300 s for the same day) they are a small share and
         leave SISR a better start (0.3 % shorter)."""
-        _integer("improve", 0, final_rounds=self.final_rounds)
-        _non_negative("improve", final_min_per_stop=self.final_min_per_stop)
         if self.max_rounds is not None:
             return int(self.max_rounds)
         cost = self.local_search_s_per_million * n_stops / 1e6

@@ -126,7 +126,7 @@ def improve_routes(routes: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute,
         # spent its seconds on SISR already
         work = result.widen(_never_binding_width(result, hubs))
         result, final = local_search(work, nodes, hubs, compute, settings, settings.final_rounds,
-                                     t0 + budget.seconds, neighbours, ordered=True)
+                                     t0 + budget.seconds, neighbours, ordered=settings.sisr.polish_passes > 0)
         finished = final.finished
     after = total_distance(result, nodes, compute)
     return result, ImproveStats(before, after, ls.rounds, ls.moves, time.perf_counter() - t0, not finished,

@@ -63,8 +63,8 @@ def local_search(work: RouteSet, nodes: Nodes, hubs: Hubs, compute: Compute, set
 
     ``table`` lists the routed stops' nearest stops of their hub (planner.stages.neighbours.node_neighbours),
     of which the first ``settings.neighbours`` are the moves' granular neighbourhood. ``ordered``: every route is
-    at a 2-opt / Or-opt optimum already (SISR's polished routes), so the first round's intra pass has nothing to
-    search and only the routes the inter-route moves change are searched again.
+    at a 2-opt / Or-opt optimum already (SISR's polish, granular over fewer neighbours), so the first round skips
+    the intra pass and only the routes the inter-route moves change are searched again.
     """
     hub = work.route_hub
     neighbours = np.ascontiguousarray(table[:, : settings.neighbours])
