@@ -46,7 +46,7 @@ SEED_STRIDE = 7919
 
 def dump(data: Path, out: Path, min_stops: int) -> list[dict[str, Any]]:
     """Plan ``data`` in-process and keep every SISR call on at least ``min_stops`` stops, largest first."""
-    from planner.cli import main
+    from planner.cli import main as hexroute
 
     problems: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -67,7 +67,7 @@ def dump(data: Path, out: Path, min_stops: int) -> list[dict[str, Any]]:
     api.sisr_search = recording
     try:
         with tempfile.TemporaryDirectory() as plan_dir:
-            code = main(["plan", "--parcels", str(data / "parcels.arrow"), "--hubs", str(data / "hubs.arrow"),
+            code = hexroute(["plan", "--parcels", str(data / "parcels.arrow"), "--hubs", str(data / "hubs.arrow"),
                          "--out", plan_dir, "--seed", "1", "--no-report", "--quiet"])
     finally:
         api.sisr_search = search
@@ -80,8 +80,15 @@ def dump(data: Path, out: Path, min_stops: int) -> list[dict[str, Any]]:
     return problems
 
 
-def parse_variant(text: str, fields: tuple[str, ...], defaults: Any) -> dict[str, Any]:
-    """``"split_rate=0,avg_removed=5"`` as Params overrides, each value cast to its field's type."""
+def stops(problems: list[dict[str, Any]]) -> int:
+    """Stops of the recorded problems (each node array ends with its depot's row)."""
+    return sum(p["node"].shape[0] - 1 for p in problems)
+
+
+def parse_variant(text: str, defaults: Any) -> dict[str, Any]:
+    """``"split_rate=0,avg_removed=5"`` as overrides of the Params ``defaults``, each value cast to its field's
+    type."""
+    fields = defaults._fields
     changes: dict[str, Any] = {}
     for part in filter(None, text.split(",")):
         name, sep, value = part.partition("=")
@@ -124,7 +131,7 @@ def run_replays(path: Path, variants: list[str], scale: float, seeds: int, hubs:
         raise SystemExit(f"{path}: no SISR problems recorded")
     defaults = problems[0]["params"]
     parsed: list[tuple[str, dict[str, Any]]] = [("none", {})]
-    parsed += [(v, parse_variant(v, defaults._fields, defaults)) for v in variants]
+    parsed += [(v, parse_variant(v, defaults)) for v in variants]
     warm = problems[-1:]  # the smallest hub once per variant, so compilation is never timed
     day = [p["cost"] for p in problems]
     rows = []
@@ -135,10 +142,10 @@ def run_replays(path: Path, variants: list[str], scale: float, seeds: int, hubs:
                      "wall_s": wall, "top5": [c / d for c, d in zip(costs[:5], day[:5])], "costs": costs})
     for row in rows:
         row["time_ratio"] = row["wall_s"] / rows[0]["wall_s"]
-    stops = sum(p["node"].shape[0] - 1 for p in problems)
+    n_stops = stops(problems)
     iterations = sum(p["iterations"] or 0 for p in problems) * scale
-    return {**environment("cpu"), "problems": str(path), "hubs": len(problems), "stops": stops,
-            "iterations_per_stop": iterations / stops, "iteration_scale": scale, "seeds": seeds, "threads": threads,
+    return {**environment("cpu"), "problems": str(path), "hubs": len(problems), "stops": n_stops,
+            "iterations_per_stop": iterations / n_stops, "iteration_scale": scale, "seeds": seeds, "threads": threads,
             "day_cost": sum(day), "rows": rows}
 
 
@@ -171,9 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dump":
         problems = dump(args.data, args.out, args.min_stops)
-        stops = sum(p["node"].shape[0] - 1 for p in problems)
         cost = sum(p["cost"] for p in problems)
-        print(f"{args.out}: {len(problems)} SISR problems, {stops:,} stops, cost {cost:,.1f}")
+        print(f"{args.out}: {len(problems)} SISR problems, {stops(problems):,} stops, cost {cost:,.1f}")
         return 0
     run = run_replays(args.problems, args.variant, args.iterations, args.seeds, args.hubs, args.threads)
     print(table(run))

@@ -55,6 +55,5 @@ def test_a_variant_and_its_rows(recorded):  # type: ignore[no-untyped-def]
 
 def test_an_unknown_field_is_named(recorded):  # type: ignore[no-untyped-def]
     tool, problems, _ = recorded
-    defaults = problems[0]["params"]
     with pytest.raises(SystemExit, match="'splitrate' is not a field of Params"):
-        tool.parse_variant("splitrate=0", defaults._fields, defaults)
+        tool.parse_variant("splitrate=0", problems[0]["params"])
