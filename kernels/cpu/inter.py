@@ -6,8 +6,9 @@ from numba import njit, prange
 
 from kernels.core import host as _core
 from kernels.core.inter import build_moves, check_inputs, n_groups, select_moves, touched_routes
+from kernels.cpu._jit import array_body
 
-_moves = build_moves(njit(cache=True), _core)
+_moves = build_moves(array_body, _core)
 _route_stats = _moves.route_stats
 _eval_stop = _moves.eval_stop
 _apply_move = _moves.apply_move

@@ -8,8 +8,9 @@ from numba import njit, prange
 
 from kernels.core import host as _core
 from kernels.core.intra import OR_MAX, SLOTS_PER_K, build_intra_core, check_routes
+from kernels.cpu._jit import array_body
 
-_intra = build_intra_core(njit(inline="always", cache=True), _core)
+_intra = build_intra_core(array_body, _core)
 _encode = _intra.encode
 _list_length = _intra.list_length
 _nearest_row = _intra.nearest_row

@@ -6,8 +6,9 @@ from numba import njit, prange
 
 from kernels.core import host as _core
 from kernels.core.savings import build_savings_core, check_hubs
+from kernels.cpu._jit import array_body
 
-_hub_savings = build_savings_core(njit(cache=True), _core).hub_savings
+_hub_savings = build_savings_core(array_body, _core).hub_savings
 
 
 @njit(parallel=True, cache=True)
