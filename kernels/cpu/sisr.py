@@ -147,22 +147,18 @@ def _randint(rng, k):  # type: ignore[no-untyped-def]
 @njit(cache=True, inline="always")
 def _dist(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
     if metric == GREAT_CIRCLE:  # the haversine distance, from the chord between unit vectors
-        d = (chord_km(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
-             * pair_circuity(node[u, CIRC], node[v, CIRC]))
-    else:
-        d = node_distance(metric, scale, node[u, CIRC], node[v, CIRC], node[u, A], node[u, B], node[v, A], node[v, B])
-    return d
+        return (chord_km(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
+                * pair_circuity(node[u, CIRC], node[v, CIRC]))
+    return node_distance(metric, scale, node[u, CIRC], node[v, CIRC], node[u, A], node[u, B], node[v, A], node[v, B])
 
 
 @njit(cache=True, inline="always")
 def _dist_floor(node, metric, scale, u, v):  # type: ignore[no-untyped-def]
     """A lower bound of :func:`_dist` that skips the great circle's arcsine (planar metrics: the distance)."""
     if metric == GREAT_CIRCLE:
-        d = (chord_km_floor(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
-             * pair_circuity(node[u, CIRC], node[v, CIRC]))
-    else:
-        d = _dist(node, metric, scale, u, v)
-    return d
+        return (chord_km_floor(scale, node[u, X] - node[v, X], node[u, Y] - node[v, Y], node[u, Z] - node[v, Z])
+                * pair_circuity(node[u, CIRC], node[v, CIRC]))
+    return _dist(node, metric, scale, u, v)
 
 
 def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
@@ -176,14 +172,14 @@ def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _depot_distances(node, metric, scale):  # type: ignore[no-untyped-def]
     n = node.shape[0] - 1
     for c in range(n + 1):
         node[c, DEPOT] = _dist(node, metric, scale, n, c)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def neighbour_distances(node, nbr, metric, scale):  # type: ignore[no-untyped-def]
     """float64[n, K]: the distance from each stop to each of its neighbours ``nbr`` (+inf where -1)."""
     out = np.full(nbr.shape, np.inf)
@@ -234,7 +230,7 @@ def _load_penalty(rs, r, kg, parcels, sc, prm):  # type: ignore[no-untyped-def]
                          - _load_over(rs[r, LOAD_KG], rs[r, LOAD_N], prm))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def seed_rng(seed: int) -> np.ndarray:
     """A xorshift64* state (uint64[1]) from ``seed`` through splitmix64, never zero."""
     z = np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15)
@@ -262,7 +258,7 @@ def route_duration(node, ns, ri, ed, r, metric, scale):  # type: ignore[no-untyp
     return total + _leg(node, _dist(node, metric, scale, u, n), u, n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def load_routes(node, flat, ptr, ns, ri, rs, sc, prm):  # type: ignore[no-untyped-def]
     """Fill the state from routes ``flat[ptr[r]:ptr[r + 1]]`` (local stop indices); sets cost and route count."""
     n = ns.shape[0]
@@ -312,7 +308,7 @@ def book_overs(ri, rs, sc, prm):  # type: ignore[no-untyped-def]
             _book_route(sc, rs, r, prm, 0.0, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def export_routes(ns, ri):  # type: ignore[no-untyped-def]
     """The non-empty routes as (flat int32[n], ptr int64[R' + 1]), in route slot order."""
     n = ns.shape[0]
@@ -489,21 +485,17 @@ def _insert(c, r, p, q, d1, d2, node, ns, ed, ri, rs, sc, prm, pen, has_dur, jn,
 
 
 @njit(cache=True, inline="always")
-def _side_delta(d_uc, d_cv, d_uv, dur_r, s_u, s_c, s_v, svc_c, has_dur, max_dur, best, w_dur):  # type: ignore[no-untyped-def]
-    """Added distance of stop ``c`` between nodes ``u`` and ``v`` of a route of ``dur_r`` seconds (``s_*``: the
-    three's speeds, ``svc_c`` the stop's service seconds), plus ``w_dur`` a second by which it makes the route's
-    overrun of the shift grow (``w_dur`` < 0: the shift is a hard limit, and +inf over it); +inf, unchecked, when
-    the distance alone is no less than ``best``. Scalars only: an array handed to an inlined helper that returns
-    from several branches keeps an atomic reference count up and down around every call (Numba's refcount
-    pruning does not reach it), and this runs for every place tried."""
+def _side_delta(node, rs, c, u, v, d_uc, d_cv, d_uv, r, has_dur, max_dur, best, w_dur):  # type: ignore[no-untyped-def]
+    """Added distance of ``c`` between nodes ``u`` and ``v`` of route ``r`` (depot = row n), plus ``w_dur`` a
+    second by which it makes the route's overrun of the shift grow (``w_dur`` < 0: the shift is a hard limit, and
+    +inf over it); +inf, unchecked, when the distance alone is no less than ``best``."""
     delta = d_uc + d_cv - d_uv
     if delta >= best:
         return math.inf
     if has_dur:
-        dur = (dur_r + leg_seconds(d_uc, s_u, s_c) + leg_seconds(d_cv, s_c, s_v) - leg_seconds(d_uv, s_u, s_v)
-               + svc_c)
+        dur = rs[r, DUR] + _leg(node, d_uc, u, c) + _leg(node, d_cv, c, v) - _leg(node, d_uv, u, v) + node[c, SVC]
         if w_dur >= 0.0:
-            return delta + w_dur * (_dur_over(dur, max_dur) - _dur_over(dur_r, max_dur))
+            return delta + w_dur * (_dur_over(dur, max_dur) - _dur_over(rs[r, DUR], max_dur))
         if dur > max_dur - DUR_TOL:
             return math.inf
     return delta
@@ -532,8 +524,6 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
     cap_n = prm[P_CAP_N]
     kg = node[c, KG]
     np_ = node[c, NP]
-    s_c = node[c, SPD]
-    svc_c = node[c, SVC]
     pen_load = pen and prm[P_PENALISE_LOAD] > 0.0
     w_dur = sc[W_DUR] if pen else -1.0
     dur_bounds = pen and has_dur  # whether a route over the shift can come back under it
@@ -566,8 +556,7 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
             u = p if p >= 0 else n
             if p < 0 or _dist_floor(node, metric, scale, p, c) + d_cv - ed[v] < gate:
                 d_uc = _dist(node, metric, scale, p, c) if p >= 0 else node[c, DEPOT]
-                delta = _side_delta(d_uc, d_cv, ed[v], rs[r, DUR], node[u, SPD], s_c, node[v, SPD], svc_c, has_dur,
-                                    max_dur, gate, w_dur)
+                delta = _side_delta(node, rs, c, u, v, d_uc, d_cv, ed[v], r, has_dur, max_dur, gate, w_dur)
                 if delta < lim:
                     lim = delta
                     if bounded:
@@ -583,12 +572,11 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
             if q < 0 or d_cv + _dist_floor(node, metric, scale, c, q) - ed[q] < gate:
                 if q >= 0:
                     d_cq = _dist(node, metric, scale, c, q)
-                    delta = _side_delta(d_cv, d_cq, ed[q], rs[r, DUR], node[v, SPD], s_c, node[q, SPD], svc_c, has_dur,
-                                        max_dur, gate, w_dur)
+                    delta = _side_delta(node, rs, c, v, q, d_cv, d_cq, ed[q], r, has_dur, max_dur, gate, w_dur)
                 else:
                     d_cq = node[c, DEPOT]
-                    delta = _side_delta(d_cv, d_cq, node[v, DEPOT], rs[r, DUR], node[v, SPD], s_c, node[n, SPD], svc_c,
-                                        has_dur, max_dur, gate, w_dur)
+                    delta = _side_delta(node, rs, c, v, n, d_cv, d_cq, node[v, DEPOT], r, has_dur, max_dur, gate,
+                                        w_dur)
                 if delta < lim:
                     best = delta + extra
                     br = r
@@ -629,8 +617,7 @@ def _best_position(c, node, nbr, nd, ns, ed, ri, rs, sc, prm, pen, rng, has_dur)
                 if _dist_floor(node, metric, scale, u, c) + _dist_floor(node, metric, scale, c, v) - d_uv < gate:
                     d_uc = _dist(node, metric, scale, u, c)
                     d_cv = _dist(node, metric, scale, c, v)
-                    delta = _side_delta(d_uc, d_cv, d_uv, rs[r, DUR], node[u, SPD], s_c, node[v, SPD], svc_c, has_dur,
-                                        max_dur, gate, w_dur)
+                    delta = _side_delta(node, rs, c, u, v, d_uc, d_cv, d_uv, r, has_dur, max_dur, gate, w_dur)
                     if delta < lim:
                         lim = delta
                         if bounded:
@@ -885,7 +872,7 @@ def _build_run(penalised: bool):  # type: ignore[no-untyped-def]
 
         Compiled without Numba's reference counting (``_nrt=False``; the scratch comes from the caller, so nothing
         here allocates): every array handed to the inlined steps was otherwise counted up and down atomically at
-        each of them, some 40 % of the search's time.
+        each of them, 45 % of the search's time.
         """
         n = ns.shape[0]
         metric = int(prm[P_METRIC])
@@ -1098,7 +1085,7 @@ def _start_weights(sc: np.ndarray, prm: np.ndarray, node: np.ndarray, params: Pa
     prm[P_FLOOR_LOAD] = params.penalty_floor * sc[W_LOAD]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def polish_routes(node, flat, ptr, max_dur, metric, scale, passes, granular_k):  # type: ignore[no-untyped-def]
     """2-opt and Or-opt inside each route ``flat[ptr[r]:ptr[r + 1]]`` of prepared ``node`` rows (the depot last),
     in place, to a granular local optimum within the shift (:func:`kernels.cpu.intra.improve_on_table`, on a
