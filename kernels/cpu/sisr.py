@@ -172,14 +172,14 @@ def prepare_nodes(node: np.ndarray, metric: int, scale: float) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _depot_distances(node, metric, scale):  # type: ignore[no-untyped-def]
     n = node.shape[0] - 1
     for c in range(n + 1):
         node[c, DEPOT] = _dist(node, metric, scale, n, c)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def neighbour_distances(node, nbr, metric, scale):  # type: ignore[no-untyped-def]
     """float64[n, K]: the distance from each stop to each of its neighbours ``nbr`` (+inf where -1)."""
     out = np.full(nbr.shape, np.inf)
@@ -230,7 +230,7 @@ def _load_penalty(rs, r, kg, parcels, sc, prm):  # type: ignore[no-untyped-def]
                          - _load_over(rs[r, LOAD_KG], rs[r, LOAD_N], prm))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def seed_rng(seed: int) -> np.ndarray:
     """A xorshift64* state (uint64[1]) from ``seed`` through splitmix64, never zero."""
     z = np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15)
@@ -258,7 +258,7 @@ def route_duration(node, ns, ri, ed, r, metric, scale):  # type: ignore[no-untyp
     return total + _leg(node, _dist(node, metric, scale, u, n), u, n)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def load_routes(node, flat, ptr, ns, ri, rs, sc, prm):  # type: ignore[no-untyped-def]
     """Fill the state from routes ``flat[ptr[r]:ptr[r + 1]]`` (local stop indices); sets cost and route count."""
     n = ns.shape[0]
@@ -308,7 +308,7 @@ def book_overs(ri, rs, sc, prm):  # type: ignore[no-untyped-def]
             _book_route(sc, rs, r, prm, 0.0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def export_routes(ns, ri):  # type: ignore[no-untyped-def]
     """The non-empty routes as (flat int32[n], ptr int64[R' + 1]), in route slot order."""
     n = ns.shape[0]
@@ -1085,7 +1085,7 @@ def _start_weights(sc: np.ndarray, prm: np.ndarray, node: np.ndarray, params: Pa
     prm[P_FLOOR_LOAD] = params.penalty_floor * sc[W_LOAD]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def polish_routes(node, flat, ptr, max_dur, metric, scale, passes, granular_k):  # type: ignore[no-untyped-def]
     """2-opt and Or-opt inside each route ``flat[ptr[r]:ptr[r + 1]]`` of prepared ``node`` rows (the depot last),
     in place, to a granular local optimum within the shift (:func:`kernels.cpu.intra.improve_on_table`, on a
