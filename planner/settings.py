@@ -248,8 +248,8 @@ class ImproveSettings:
     #: the default effort: this many seconds, plus ``default_effort_per_million_s`` per million stops, at most
     #: ``default_effort_max_s`` (so a 10M-parcel day stays a batch job of minutes on 2 cores)
     default_effort_base_s: float = 5.0
-    default_effort_per_million_s: float = 100.0
-    default_effort_max_s: float = 100.0
+    default_effort_per_million_s: float = 130.0
+    default_effort_max_s: float = 150.0
     #: SISR iterations one second of effort buys: the reference machine's rate on national hubs (fixed, so
     #: that an effort means the same work everywhere)
     iterations_per_effort_s: float = 150_000.0

@@ -223,7 +223,7 @@ def test_effort_sets_the_work_and_the_cap() -> None:
     assert fixed.budget(1000).seconds == 600.0  # the cap: at least 600 s, else 10 x the effort
     assert ImproveSettings(effort_s=100.0).budget(1000).seconds == 1000.0
     default = ImproveSettings()
-    assert default.effort_for(5 * 10**5) == 55.0 and default.effort_for(10**8) == 100.0  # grows with the load, capped
+    assert default.effort_for(5 * 10**5) == 70.0 and default.effort_for(10**8) == 150.0  # grows with the load, capped
     assert ImproveSettings(time_cap_s=5.0).budget(10).seconds == 5.0
     assert ImproveSettings(effort_s=0.0).budget(10**6).sisr_per_stop == 0.0  # local search only
     with pytest.raises(SettingsError, match="improve.effort_s must be a number >= 0"):
