@@ -61,7 +61,7 @@ def dump(data: Path, out: Path, min_stops: int) -> list[dict[str, Any]]:
             with lock:
                 problems.append({"node": node.copy(), "neighbours": neighbours.copy(), "flat": flat.copy(),
                                  "ptr": ptr.copy(), "limits": tuple(limits), "metric": metric, "scale": scale,
-                                 "params": params, "seed": seed, "iterations": iterations, "cost": result[2]})
+                                 "params": params._asdict(), "seed": seed, "iterations": iterations, "cost": result[2]})
         return result
 
     api.sisr_search = recording
@@ -78,6 +78,16 @@ def dump(data: Path, out: Path, min_stops: int) -> list[dict[str, Any]]:
     with open(out, "wb") as f:
         pickle.dump(problems, f)
     return problems
+
+
+def params_of(problem: dict[str, Any]) -> Any:
+    """The recorded problem's :class:`kernels.cpu.sisr.Params` (kept as a dict, so that a file recorded before a
+    field was added or dropped still loads and says so here, instead of failing to unpickle)."""
+    try:
+        return api.sisr_params(**problem["params"])
+    except TypeError as error:
+        message = f"recorded with other SISR parameters than this checkout's ({error}): dump it again"
+        raise SystemExit(message) from error
 
 
 def stops(problems: list[dict[str, Any]]) -> int:
@@ -109,7 +119,7 @@ def replay(problems: list[dict[str, Any]], changes: dict[str, Any], scale: float
         p = problems[job[0]]
         iterations = None if p["iterations"] is None else max(1, int(round(p["iterations"] * scale)))
         result = api.sisr_search(p["node"], p["neighbours"], p["flat"], p["ptr"], p["limits"], p["metric"],
-                                 p["scale"], p["params"]._replace(**changes), p["seed"] + SEED_STRIDE * job[1],
+                                 p["scale"], params_of(p)._replace(**changes), p["seed"] + SEED_STRIDE * job[1],
                                  iterations, 1e9, False)
         return float(result[2])
 
@@ -129,7 +139,7 @@ def run_replays(path: Path, variants: list[str], scale: float, seeds: int, hubs:
         problems = pickle.load(f)[:hubs]
     if not problems:
         raise SystemExit(f"{path}: no SISR problems recorded")
-    defaults = problems[0]["params"]
+    defaults = params_of(problems[0])
     parsed: list[tuple[str, dict[str, Any]]] = [("none", {})]
     parsed += [(v, parse_variant(v, defaults)) for v in variants]
     warm = problems[-1:]  # the smallest hub once per variant, so compilation is never timed

@@ -56,4 +56,11 @@ def test_a_variant_and_its_rows(recorded):  # type: ignore[no-untyped-def]
 def test_an_unknown_field_is_named(recorded):  # type: ignore[no-untyped-def]
     tool, problems, _ = recorded
     with pytest.raises(SystemExit, match="'splitrate' is not a field of Params"):
-        tool.parse_variant("splitrate=0", problems[0]["params"])
+        tool.parse_variant("splitrate=0", tool.params_of(problems[0]))
+
+
+def test_a_file_of_other_parameters_is_named(recorded):  # type: ignore[no-untyped-def]
+    tool, problems, _ = recorded
+    stale = {**problems[0], "params": {**problems[0]["params"], "dropped_field": 1.0}}
+    with pytest.raises(SystemExit, match="recorded with other SISR parameters than this checkout's .*: dump it again"):
+        tool.params_of(stale)
