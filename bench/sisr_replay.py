@@ -115,12 +115,13 @@ def replay(problems: list[dict[str, Any]], changes: dict[str, Any], scale: float
     """Each problem's cost, averaged over ``seeds`` seeds (the recorded one plus SEED_STRIDE times ``first_seed``,
     ``first_seed + 1``, ...; 0 is the day's own), with ``changes`` to its parameters and ``scale`` times its
     iterations; and the wall seconds of the whole replay."""
+    params = [params_of(p)._replace(**changes) for p in problems]  # once each, and a stale file fails here
+
     def one(job: tuple[int, int]) -> float:
         p = problems[job[0]]
         iterations = None if p["iterations"] is None else max(1, int(round(p["iterations"] * scale)))
         result = api.sisr_search(p["node"], p["neighbours"], p["flat"], p["ptr"], p["limits"], p["metric"],
-                                 p["scale"], params_of(p)._replace(**changes), p["seed"] + SEED_STRIDE * job[1],
-                                 iterations, 1e9, False)
+                                 p["scale"], params[job[0]], p["seed"] + SEED_STRIDE * job[1], iterations, 1e9, False)
         return float(result[2])
 
     jobs = [(i, s) for s in range(first_seed, first_seed + seeds) for i in range(len(problems))]
